@@ -1,0 +1,75 @@
+"""Settings, read from ``SESSIONHUB_*`` environment variables and CLI flags."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SESSIONHUB_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".sessionhub"), description="Where SQLite and files live.")
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path.db or postgresql://user@host/db; default: SQLite in data_dir.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8700, ge=0, le=65535)
+    no_auth: bool = False
+    max_json_bytes: int = Field(default=10 * MiB, gt=0)
+    max_import_bytes: int = Field(default=1024 * MiB, gt=0)
+    max_file_bytes: int = Field(default=100 * MiB, gt=0)
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    reaper_interval: float = Field(default=30.0, gt=0)
+    heartbeat_interval: float = Field(default=15.0, gt=0)
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    pg_pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        for prefix in ("postgresql+asyncpg://", "postgres://", "postgresql+psycopg://"):
+            if value.startswith(prefix):
+                return "postgresql://" + value[len(prefix) :]
+        if value.startswith("sqlite+aiosqlite://"):
+            return "sqlite://" + value[len("sqlite+aiosqlite://") :]
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'sessionhub.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    def host_is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+def redact_url(url: str) -> str:
+    """Hide the password in a database URL before it reaches a log or an error."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"

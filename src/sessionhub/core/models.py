@@ -1,0 +1,232 @@
+"""Domain models: what the service takes and returns, independent of storage rows."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+T = TypeVar("T")
+
+Json = dict[str, Any]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SessionStatus(enum.StrEnum):
+    idle = "idle"
+    running = "running"
+    ended = "ended"
+    failed = "failed"
+
+
+class Role(enum.StrEnum):
+    user = "user"
+    assistant = "assistant"
+    system = "system"
+    tool = "tool"
+
+
+class RunStatus(enum.StrEnum):
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+    interrupted = "interrupted"
+
+
+class Totals(Model):
+    """Running totals, kept current on every append and rewind."""
+
+    events: int = 0
+    messages: int = 0
+    tool_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    duration_ms: int = 0
+    by_type: dict[str, int] = Field(default_factory=dict)
+    by_role: dict[str, int] = Field(default_factory=dict)
+
+
+class Session(Model):
+    id: str
+    workspace_id: str
+    kind: str
+    name: str | None = None
+    title: str | None = None
+    parent_id: str | None = None
+    forked_from: str | None = None
+    forked_at_event: str | None = None
+    status: SessionStatus = SessionStatus.idle
+    attributes: Json = Field(default_factory=dict)
+    metadata: Json = Field(default_factory=dict)
+    totals: Totals = Field(default_factory=Totals)
+    last_seq: int = 0
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+
+
+class Event(Model):
+    id: str
+    session_id: str
+    seq: int
+    type: str
+    role: Role | None = None
+    payload: Json = Field(default_factory=dict)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    duration_ms: int = 0
+    created_at: datetime
+
+
+class Page(Model, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class SessionCreate(Model):
+    kind: Kind = "generic"
+    name: Name | None = None
+    title: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    parent_id: str | None = None
+    attributes: Json = Field(default_factory=dict)
+    metadata: Json = Field(default_factory=dict)
+    ttl_seconds: Annotated[int, Field(gt=0, le=10 * 365 * 86400)] | None = None
+
+
+class SessionUpdate(Model):
+    """A partial update: only the fields that are set change; ``null`` clears."""
+
+    title: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    name: Name | None = None
+    metadata: Json | None = None
+    ttl_seconds: Annotated[int, Field(gt=0, le=10 * 365 * 86400)] | None = None
+    status: SessionStatus | None = None
+
+
+class EventCreate(Model):
+    type: EventType
+    role: Role | None = None
+    payload: Json = Field(default_factory=dict)
+    input_tokens: Annotated[int, Field(ge=0)] = 0
+    output_tokens: Annotated[int, Field(ge=0)] = 0
+    cost: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    duration_ms: Annotated[int, Field(ge=0)] = 0
+
+
+class EventAppend(EventCreate):
+    expected_seq: Annotated[int, Field(ge=0)] | None = None
+
+
+class EventBatch(Model):
+    events: Annotated[list[EventCreate], Field(min_length=1, max_length=1000)]
+    expected_seq: Annotated[int, Field(ge=0)] | None = None
+
+
+class EventList(Model):
+    items: list[Event]
+
+
+class ForkRequest(Model):
+    at_event_id: str | None = None
+    title: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    name: Name | None = None
+    metadata: Json | None = None
+
+
+class RewindRequest(Model):
+    to_event_id: str
+    cleanup_files: bool = False
+
+
+class RewindResult(Model):
+    session: Session
+    deleted_events: int
+    deleted_files: list[str] = Field(default_factory=list)
+
+
+class SessionQuery(Model):
+    kind: str | None = None
+    parent_id: str | None = None
+    status: SessionStatus | None = None
+    name: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    include_children: bool = False
+    limit: int = 50
+    cursor: str | None = None
+
+
+class Run(Model):
+    id: str
+    session_id: str
+    driver: str
+    status: RunStatus
+    input: Json = Field(default_factory=dict)
+    error: str | None = None
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+class RunCreate(Model):
+    input: Json = Field(default_factory=dict)
+
+
+class CancelResult(Model):
+    cancelled: bool
+    run_id: str | None = None
+
+
+class FileInfo(Model):
+    path: str
+    size: int
+    modified_at: datetime
+
+
+class FileList(Model):
+    items: list[FileInfo]
+
+
+class ApiKey(Model):
+    id: str
+    workspace_id: str
+    name: str
+    prefix: str
+    admin: bool = False
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreate(Model):
+    name: Name = "key"
+    admin: bool = False
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="The secret; shown once, stored only as a hash.")
+
+
+class Principal(Model):
+    """Who is calling: the key's workspace and scope."""
+
+    workspace_id: str
+    key_id: str | None = None
+    admin: bool = False
+
+
+class Workspace(Model):
+    id: str
+    name: str
+    created_at: datetime
