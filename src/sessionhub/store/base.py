@@ -161,7 +161,12 @@ class SessionStore(abc.ABC):
 
     @abc.abstractmethod
     async def import_events(
-        self, *, workspace_id: str, session_id: str, events: Sequence[Event]
+        self,
+        *,
+        workspace_id: str,
+        session_id: str,
+        events: Sequence[Event],
+        keep_ids: bool = False,
     ) -> None:
         """Insert already-numbered events (import); totals are recounted."""
 
@@ -178,6 +183,14 @@ class SessionStore(abc.ABC):
 
     @abc.abstractmethod
     async def active_run(self, *, workspace_id: str, session_id: str) -> Run | None: ...
+
+    @abc.abstractmethod
+    async def request_cancel(self, *, session_id: str) -> None:
+        """Ask whichever process owns the session's run to cancel it."""
+
+    @abc.abstractmethod
+    async def hold_owner_lock(self, owner: str) -> None:
+        """Mark this process alive for ``interrupt_orphaned_runs`` in other processes."""
 
     @abc.abstractmethod
     async def interrupt_orphaned_runs(self, *, owner: str) -> int:

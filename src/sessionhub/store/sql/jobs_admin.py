@@ -180,3 +180,13 @@ class DeleteExpired(WriteJob[list[tuple[str, str]]]):
             gone.extend((row["workspace_id"], r["id"]) for r in tree)
         notices.extend(Notice("deleted", sid) for _, sid in gone)
         return gone
+
+
+@dataclass
+class RequestCancel(WriteJob[None]):
+    """Writes nothing: the notice reaches the process that owns the run."""
+
+    session_id: str
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> None:
+        notices.append(Notice("cancel", self.session_id))

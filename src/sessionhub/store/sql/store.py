@@ -61,8 +61,8 @@ class SqlSessionStore(SessionStore):
         async with self._lock:
             if self._open:
                 return
-            await asyncio.to_thread(migrations.upgrade, self.url)
             await self.db.open()
+            await asyncio.to_thread(migrations.upgrade, self.url)
             self.writer.start()
             if isinstance(self.db, PostgresDatabase):
                 await self._listen()
@@ -310,6 +310,9 @@ class SqlSessionStore(SessionStore):
                 {"sid": session_id},
             )
         return None if row is None else run_from_row(row)
+
+    async def request_cancel(self, *, session_id: str) -> None:
+        await self.writer.submit(jobs_admin.RequestCancel(session_id))
 
     async def interrupt_orphaned_runs(self, *, owner: str) -> int:
         async with await self._read() as conn:
