@@ -10,9 +10,7 @@ from sessionhub.api.problems import problem
 
 router = APIRouter(tags=["ops"])
 
-REQUESTS = Counter(
-    "sessionhub_http_requests_total", "HTTP requests", ["method", "route", "status"]
-)
+REQUESTS = Counter("sessionhub_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "sessionhub_http_request_duration_seconds",
     "HTTP request latency",

@@ -75,7 +75,9 @@ class RunSupervisor:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(task), timeout=5)
             return CancelResult(cancelled=True, run_id=run.id)
-        active = await self.store.active_run(workspace_id=session.workspace_id, session_id=session.id)
+        active = await self.store.active_run(
+            workspace_id=session.workspace_id, session_id=session.id
+        )
         if active is None:
             return CancelResult(cancelled=False)
         await self.store.request_cancel(session_id=session.id)

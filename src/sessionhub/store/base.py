@@ -170,6 +170,12 @@ class SessionStore(abc.ABC):
     ) -> None:
         """Insert already-numbered events (import); totals are recounted."""
 
+    @abc.abstractmethod
+    async def finish_import(
+        self, *, workspace_id: str, session_id: str, last_seq: int, created_at: datetime
+    ) -> None:
+        """Restore the imported session's seq counter and creation time."""
+
     # runs
     @abc.abstractmethod
     async def start_run(

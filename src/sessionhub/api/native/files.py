@@ -12,7 +12,9 @@ router = APIRouter(prefix="/v1/sessions/{session_id}/files", tags=["files"])
 
 
 @router.get("", response_model=FileList)
-async def list_files(session_id: SessionId, principal: CurrentPrincipal, service: Service) -> FileList:
+async def list_files(
+    session_id: SessionId, principal: CurrentPrincipal, service: Service
+) -> FileList:
     return FileList(items=await service.list_files(principal.workspace_id, session_id))
 
 
@@ -23,12 +25,18 @@ async def list_files(session_id: SessionId, principal: CurrentPrincipal, service
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
         }
     },
 )
 async def upload_file(
-    session_id: SessionId, path: str, request: Request, principal: CurrentPrincipal, service: Service
+    session_id: SessionId,
+    path: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    service: Service,
 ) -> FileInfo:
     return await service.write_file(principal.workspace_id, session_id, path, request.stream())
 

@@ -16,7 +16,9 @@ async def list_keys(principal: AdminPrincipal, hub: HubDep) -> list[ApiKey]:
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)
-async def create_key(request: ApiKeyCreate, principal: AdminPrincipal, hub: HubDep) -> ApiKeyCreated:
+async def create_key(
+    request: ApiKeyCreate, principal: AdminPrincipal, hub: HubDep
+) -> ApiKeyCreated:
     new = await hub.store.create_key(
         workspace_id=principal.workspace_id, name=request.name, admin=request.admin
     )

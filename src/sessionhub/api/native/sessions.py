@@ -88,7 +88,7 @@ def parse_if_match(value: str | None) -> int | None:
     try:
         return int(value.strip().removeprefix("W/").strip('"'))
     except ValueError:
-        raise Invalid("If-Match must be a session version, e.g. \"3\"") from None
+        raise Invalid('If-Match must be a session version, e.g. "3"') from None
 
 
 @router.patch("/{session_id}", response_model=Session)

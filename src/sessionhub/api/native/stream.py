@@ -37,7 +37,9 @@ async def frames(
             page = await service.events(workspace_id, session_id, after=after, limit=PAGE)
             for event in page.items:
                 after = event.seq
-                yield ServerSentEvent(data=event.model_dump_json(), event=event.type, id=str(event.seq))
+                yield ServerSentEvent(
+                    data=event.model_dump_json(), event=event.type, id=str(event.seq)
+                )
             if page.next_cursor is not None:
                 continue
             await waiter

@@ -445,3 +445,22 @@ class ImportEvents(WriteJob[None]):
             "UPDATE sessions SET last_seq = :seq WHERE id = :id",
             {"seq": max(r["seq"] for r in rows), "id": self.session_id},
         )
+
+
+@dataclass
+class FinishImport(WriteJob[None]):
+    workspace_id: str
+    session_id: str
+    last_seq: int
+    created_at: datetime
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> None:
+        row = await lock_session(conn, self.workspace_id, self.session_id)
+        await conn.execute(
+            "UPDATE sessions SET last_seq = :seq, created_at = :at WHERE id = :id",
+            {
+                "seq": max(row["last_seq"], self.last_seq),
+                "at": self.created_at,
+                "id": self.session_id,
+            },
+        )

@@ -291,6 +291,11 @@ class SqlSessionStore(SessionStore):
     ) -> None:
         await self.writer.submit(jobs.ImportEvents(workspace_id, session_id, events, keep_ids))
 
+    async def finish_import(
+        self, *, workspace_id: str, session_id: str, last_seq: int, created_at: datetime
+    ) -> None:
+        await self.writer.submit(jobs.FinishImport(workspace_id, session_id, last_seq, created_at))
+
     # runs
     async def start_run(
         self, *, workspace_id: str, session_id: str, driver: str, input: dict[str, Any], owner: str
