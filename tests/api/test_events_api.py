@@ -29,7 +29,9 @@ async def test_append_one_and_totals(client: httpx.AsyncClient) -> None:
 async def test_expected_seq_conflict_carries_current(client: httpx.AsyncClient) -> None:
     sid = await new_session(client)
     await client.post(f"/v1/sessions/{sid}/events", json={"type": "note", "expected_seq": 0})
-    response = await client.post(f"/v1/sessions/{sid}/events", json={"type": "note", "expected_seq": 0})
+    response = await client.post(
+        f"/v1/sessions/{sid}/events", json={"type": "note", "expected_seq": 0}
+    )
     assert response.status_code == 409
     assert response.json()["current_seq"] == 1
     batch = {"events": [{"type": "note"}], "expected_seq": 5}

@@ -79,7 +79,7 @@ async def test_list_filters_and_pages(client: httpx.AsyncClient) -> None:
     kids = (await client.get("/v1/sessions", params={"parent_id": parent["id"]})).json()["items"]
     assert len(kids) == 1
     page = (await client.get("/v1/sessions", params={"limit": 1})).json()
-    nxt = (await client.get("/v1/sessions", params={"limit": 1, "cursor": page["next_cursor"]}))
+    nxt = await client.get("/v1/sessions", params={"limit": 1, "cursor": page["next_cursor"]})
     assert nxt.json()["items"][0]["id"] != page["items"][0]["id"]
     assert nxt.json()["next_cursor"] is None
 
