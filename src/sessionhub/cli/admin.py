@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,7 +27,7 @@ DatabaseUrl = Annotated[str | None, typer.Option(help="[env SESSIONHUB_DATABASE_
 
 
 def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
-    given = {"data_dir": data_dir, "database_url": database_url}
+    given: dict[str, Any] = {"data_dir": data_dir, "database_url": database_url}
     return Settings(**{k: v for k, v in given.items() if v is not None})
 
 

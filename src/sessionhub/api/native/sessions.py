@@ -73,7 +73,7 @@ async def list_sessions(
         created_before=created_before, include_children=include_children, limit=limit,
         cursor=cursor,
     )  # fmt: skip
-    return await service.list(principal.workspace_id, query)
+    return await service.list_sessions(principal.workspace_id, query)
 
 
 @router.get("/{session_id}", response_model=Session)
