@@ -18,7 +18,12 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from sessionhub.client._exceptions import ClientClosed, ProtocolError, error_from_response
+from sessionhub.client._exceptions import (
+    ClientClosed,
+    ClientError,
+    ProtocolError,
+    error_from_response,
+)
 from sessionhub.client._types import (
     NOT_GIVEN,
     ExportFiles,
@@ -215,12 +220,10 @@ class BaseClient:
         self._state = ClientState.OPENED
 
     def _enter(self) -> None:
-        if self._state is not ClientState.UNOPENED:
-            msg = {
-                ClientState.OPENED: "Cannot open a client instance more than once.",
-                ClientState.CLOSED: "Cannot reopen a client instance, once it has been closed.",
-            }[self._state]
-            raise ClientClosed(msg)
+        if self._state is ClientState.OPENED:
+            raise ClientError("Cannot open a client instance more than once.")
+        if self._state is ClientState.CLOSED:
+            raise ClientClosed("Cannot reopen a client instance, once it has been closed.")
         self._state = ClientState.OPENED
 
     def _request(
