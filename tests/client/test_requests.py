@@ -238,13 +238,15 @@ def test_keys(client: Client, recorder: Recorder) -> None:
     }
     recorder.reply(
         httpx.Response(200, json={"items": [key]}),
+        httpx.Response(200, json=[key]),
         httpx.Response(201, json={**key, "admin": True, "key": "sk-secret"}),
         httpx.Response(204),
     )
     assert [k.name for k in client.list_keys()] == ["ci"]
+    assert [k.name for k in client.list_keys()] == ["ci"]  # a bare list is accepted too
     created = client.create_key(name="ci", admin=True)
     assert (created.key, created.admin) == ("sk-secret", True)
-    assert recorder.json_body(1) == {"name": "ci", "admin": True}
+    assert recorder.json_body(2) == {"name": "ci", "admin": True}
     client.revoke_key("k-1")
     assert (recorder.last.method, recorder.last.url.path) == ("DELETE", "/v1/keys/k-1")
 

@@ -87,14 +87,16 @@ _KEY_LIST = TypeAdapter(list[ApiKey])
 
 
 def _items(adapter: TypeAdapter[list[T]]) -> Callable[[httpx.Response], list[T]]:
-    """Parse a ``{"items": [...]}`` answer into its list."""
+    """Parse a ``{"items": [...]}`` answer into its list (``GET /v1/keys`` sends a bare list)."""
 
     def parse(response: httpx.Response) -> list[T]:
         body = _json(response)
-        if not isinstance(body, dict) or "items" not in body:
-            raise ProtocolError("expected an object with 'items' from the server")
+        if isinstance(body, dict) and "items" in body:
+            body = body["items"]
+        if not isinstance(body, list):
+            raise ProtocolError("expected a list, or an object with 'items', from the server")
         try:
-            return adapter.validate_python(body["items"], extra="ignore")
+            return adapter.validate_python(body, extra="ignore")
         except ValidationError as exc:
             raise ProtocolError(f"unexpected items from the server: {exc}") from exc
 
