@@ -30,7 +30,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from sessionhub.client import DEFAULT_BASE_URL, Client, ProgressCallback
+from sessionhub.client import DEFAULT_BASE_URL, Client, ProgressCallback, SessionFilters
 from sessionhub.core.errors import SessionHubError
 from sessionhub.core.models import Event, Page, Session, SessionStatus
 
@@ -230,13 +230,20 @@ def list_sessions(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List sessions, newest first."""
-    filters = {"kind": kind, "status": status, "name": name, "parent_id": parent}
-    given: Any = {k: v for k, v in filters.items() if v is not None}
+    filters = SessionFilters(limit=limit)
+    if kind is not None:
+        filters["kind"] = kind
+    if status is not None:
+        filters["status"] = status
+    if name is not None:
+        filters["name"] = name
+    if parent is not None:
+        filters["parent_id"] = parent
     with _connect(ctx) as client:
         if all_pages:
-            page = Page[Session](items=list(client.iter_sessions(limit=limit, **given)))
+            page = Page[Session](items=list(client.iter_sessions(**filters)))
         else:
-            page = client.list_sessions(cursor=cursor, limit=limit, **given)
+            page = client.list_sessions(cursor=cursor, **filters)
     if as_json:
         typer.echo(page.model_dump_json(indent=2))
         return

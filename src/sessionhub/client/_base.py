@@ -27,7 +27,6 @@ from sessionhub.client._exceptions import (
 from sessionhub.client._types import (
     NOT_GIVEN,
     ExportFiles,
-    Json,
     NotGiven,
     SessionFilters,
     TimeoutTypes,
@@ -40,6 +39,7 @@ from sessionhub.core.models import (
     Event,
     EventCreate,
     FileInfo,
+    Json,
     Page,
     RewindResult,
     Role,

@@ -6,7 +6,7 @@ import enum
 import os
 from collections.abc import Callable
 from datetime import datetime
-from typing import IO, Any, Literal, TypeAlias, TypedDict
+from typing import IO, Literal, TypeAlias, TypedDict
 
 import httpx
 
@@ -14,8 +14,6 @@ from sessionhub.core.models import SessionStatus
 
 TimeoutTypes: TypeAlias = float | httpx.Timeout | None
 """Seconds, an ``httpx.Timeout``, or ``None`` for no timeout."""
-
-Json = dict[str, Any]
 
 ExportFiles = Literal["none", "inline"]
 
