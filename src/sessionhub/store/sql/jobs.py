@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -117,7 +118,8 @@ async def recount(conn: Conn, session_id: str) -> None:
 
 
 def request_hash(spec: SessionCreate) -> str:
-    return orjson.dumps(spec.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).hex()[:64]
+    canonical = orjson.dumps(spec.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 @dataclass
