@@ -59,11 +59,6 @@ def async_client(recorder: Recorder) -> AsyncClient:
     return AsyncClient(base_url=BASE_URL, api_key=API_KEY, transport=httpx.MockTransport(recorder))
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def session_json(session_id: str = "s-1", **fields: Any) -> dict[str, Any]:
     return {
         "id": session_id,

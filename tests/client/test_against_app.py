@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from sessionhub import (
     AsyncClient,
@@ -21,6 +22,8 @@ from sessionhub import (
     Invalid,
     NotFound,
     PreconditionFailed,
+    RunActive,
+    RunStatus,
     SeqMismatch,
     Unauthorized,
     Unsupported,
@@ -32,33 +35,39 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def hub_app(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> AsyncIterator[tuple[httpx.ASGITransport, str]]:
-    """The app with auth on, started; yields its transport and the admin key it printed."""
-    app = create_app(Settings(data_dir=tmp_path / "data"))
-    async with app.router.lifespan_context(app):
-        out = capsys.readouterr().out
-        key = next(line.split(": ", 1)[1] for line in out.splitlines() if "admin API key" in line)
-        yield httpx.ASGITransport(app=app), key.strip()
-
-
-@pytest.fixture
-async def api(hub_app: tuple[httpx.ASGITransport, str]) -> AsyncIterator[AsyncClient]:
-    transport, key = hub_app
-    async with AsyncClient(base_url="http://hub.test", api_key=key, transport=transport) as c:
+async def api(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    """The SDK over the project's ``app`` fixture (SQLite and PostgreSQL, no auth)."""
+    transport = httpx.ASGITransport(app=app)
+    async with AsyncClient(base_url="http://hub.test", transport=transport) as c:
         yield c
 
 
-async def test_health_and_auth(hub_app: tuple[httpx.ASGITransport, str], api: AsyncClient) -> None:
+async def test_health(api: AsyncClient) -> None:
     assert await api.health() == {"status": "ok"}
-    transport, _ = hub_app
-    async with AsyncClient(base_url="http://hub.test", transport=transport) as anonymous:
-        with pytest.raises(Unauthorized):
-            await anonymous.list_sessions()
-    async with AsyncClient(base_url="http://hub.test", api_key="wrong", transport=transport) as bad:
-        with pytest.raises(Unauthorized):
-            await bad.list_sessions()
+
+
+async def test_auth(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """With auth on, the key the server prints works and a missing or wrong one is refused."""
+    application = create_app(settings.model_copy(update={"no_auth": False}))
+    async with application.router.lifespan_context(application):
+        printed = capsys.readouterr().out
+        key = next(
+            line.split(": ", 1)[1] for line in printed.splitlines() if "admin API key" in line
+        )
+        transport = httpx.ASGITransport(app=application)
+        async with AsyncClient(
+            base_url="http://hub.test", api_key=key.strip(), transport=transport
+        ) as admin:
+            created = await admin.create_key(name="ci")
+            assert created.key and not created.admin
+            assert "ci" in [k.name for k in await admin.list_keys()]
+            await admin.revoke_key(created.id)
+        for bad_key in (None, "wrong", created.key):
+            async with AsyncClient(
+                base_url="http://hub.test", api_key=bad_key, transport=transport
+            ) as c:
+                with pytest.raises(Unauthorized):
+                    await c.list_sessions()
 
 
 async def test_session_lifecycle(api: AsyncClient) -> None:
@@ -181,15 +190,16 @@ async def test_export_and_import(api: AsyncClient, tmp_path: Path) -> None:
         await api.import_session(tar, keep_ids=True)
 
 
-async def test_runs_and_keys(api: AsyncClient) -> None:
-    session = await api.create_session()
-    with pytest.raises(Unsupported, match="do not support runs"):  # generic has no runs
-        await api.start_run(session.id, input={"x": 1})
-    assert (await api.cancel(session.id)).cancelled is False
+async def test_runs_and_cancel(api: AsyncClient) -> None:
+    generic = await api.create_session()
+    with pytest.raises(Unsupported, match="do not support runs"):
+        await api.start_run(generic.id, input={"x": 1})
 
-    created = await api.create_key(name="ci")
-    assert created.key and not created.admin
-    assert "ci" in [k.name for k in await api.list_keys()]
-    await api.revoke_key(created.id)
-    revoked = [k for k in await api.list_keys() if k.id == created.id]
-    assert revoked == [] or revoked[0].revoked_at is not None
+    session = await api.create_session(kind="test-wait")
+    run = await api.start_run(session.id, input={"x": 1})
+    assert (run.session_id, run.status, run.input) == (session.id, RunStatus.running, {"x": 1})
+    with pytest.raises(RunActive):
+        await api.start_run(session.id)
+    result = await api.cancel(session.id)
+    assert (result.cancelled, result.run_id) == (True, run.id)
+    assert (await api.cancel(session.id)).cancelled is False

@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 
 from sessionhub import AsyncClient, Client
-from sessionhub.api.app import create_app
-from sessionhub.config import Settings
+from sessionhub.testing.fixtures import LiveServer
 
 
 @pytest.fixture
-def live_url(tmp_path: Path) -> Iterator[str]:
-    """A real uvicorn on 127.0.0.1 and a free port, in a thread, with fast heartbeats."""
-    settings = Settings(data_dir=tmp_path / "data", no_auth=True, heartbeat_interval=0.1)
-    config = uvicorn.Config(
-        create_app(settings),
-        log_level="warning",
-        ws="none",
-        lifespan="on",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+def live_url(live_server: LiveServer) -> str:
+    return live_server.url
 
 
 def test_stream_replays_then_follows_live_events(live_url: str) -> None:
@@ -51,7 +21,7 @@ def test_stream_replays_then_follows_live_events(live_url: str) -> None:
         client.append_events(session.id, [{"type": "message"}, {"type": "tool_call"}])
         with client.stream(session.id, since=0) as stream:
             assert [next(stream).seq, next(stream).seq] == [1, 2]
-            time.sleep(0.3)  # several heartbeats go by
+            time.sleep(1.5)  # a heartbeat (every 1 s in the test settings) goes by
             client.append_event(session.id, type="state", payload={"live": True})
             live = next(stream)
             assert (live.seq, live.type, live.payload) == (3, "state", {"live": True})
