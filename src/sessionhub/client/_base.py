@@ -87,7 +87,7 @@ _KEY_LIST = TypeAdapter(list[ApiKey])
 
 
 def _items(adapter: TypeAdapter[list[T]]) -> Callable[[httpx.Response], list[T]]:
-    """Parse a ``{"items": [...]}`` answer into its list (``GET /v1/keys`` sends a bare list)."""
+    """Parse a ``{"items": [...]}`` answer into its list (a bare list is accepted too)."""
 
     def parse(response: httpx.Response) -> list[T]:
         body = _json(response)

@@ -234,6 +234,10 @@ class ApiKey(Model):
     revoked_at: datetime | None = None
 
 
+class ApiKeyList(Model):
+    items: list[ApiKey]
+
+
 class ApiKeyCreate(Model):
     name: Name = "key"
     admin: bool = False
