@@ -22,8 +22,12 @@ keys_app = typer.Typer(
 )
 console = Console()
 
-DataDir = Annotated[Path | None, typer.Option(help="[env SESSIONHUB_DATA_DIR]")]
-DatabaseUrl = Annotated[str | None, typer.Option(help="[env SESSIONHUB_DATABASE_URL]")]
+DataDir = Annotated[
+    Path | None, typer.Option(help="The server's data dir.", envvar="SESSIONHUB_DATA_DIR")
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="The server's database.", envvar="SESSIONHUB_DATABASE_URL")
+]
 
 
 def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
