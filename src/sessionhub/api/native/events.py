@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from sessionhub.api.body import body_schema, json_response, read_model
 from sessionhub.api.deps import CurrentPrincipal, Service, SessionId
+from sessionhub.api.ops import EVENTS
 from sessionhub.core.models import Event, EventAppend, EventBatch, EventList, Page
 
 router = APIRouter(prefix="/v1/sessions/{session_id}/events", tags=["events"])
@@ -21,6 +22,7 @@ async def append_event(
     created = await service.append(
         principal.workspace_id, session_id, [body], expected_seq=body.expected_seq
     )
+    EVENTS.inc()
     return json_response(created[0], 201)
 
 
@@ -34,6 +36,7 @@ async def append_events(
     created = await service.append(
         principal.workspace_id, session_id, body.events, expected_seq=body.expected_seq
     )
+    EVENTS.inc(len(created))
     return json_response(EventList(items=created), 201)
 
 
