@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sessionhub.core.errors import SessionHubError
 from sessionhub.core.models import CancelResult, Event, EventCreate, Run, RunStatus, Session
 from sessionhub.drivers.base import Driver, RunContext
 from sessionhub.store.base import SessionStore
@@ -65,7 +66,10 @@ class RunSupervisor:
             status, error = RunStatus.failed, f"{type(exc).__name__}: {exc}"
         finally:
             self._tasks.pop(ctx.session.id, None)
-        await self.store.finish_run(run_id=ctx.run.id, status=status, error=error)
+        try:
+            await self.store.finish_run(run_id=ctx.run.id, status=status, error=error)
+        except SessionHubError as exc:
+            log.info("run %s ended after its session went away: %s", ctx.run.id, exc.detail)
 
     async def cancel(self, session: Session) -> CancelResult:
         local = self._tasks.get(session.id)
