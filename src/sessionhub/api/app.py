@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
         generate_unique_id_function=operation_id,
         lifespan=lambda app: lifespan(app, settings, drivers or []),
     )
-    for module in (sessions, events, files, stream, transfer, keys, ops):
+    for module in (events, sessions, files, stream, transfer, keys, ops):
         app.include_router(module.router)
     problems.install(app)
     app.add_middleware(middleware.BodyLimit, settings=settings)
