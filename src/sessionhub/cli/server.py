@@ -51,12 +51,12 @@ def serve(
         host=host, port=port, data_dir=data_dir, database_url=database_url,
         no_auth=no_auth, log_level=log_level, log_format=log_format,
     )  # fmt: skip
-    logs.configure(settings.log_level, settings.log_format)
     try:
         app = create_app(settings)
     except Invalid as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from exc
+    logs.configure(settings.log_level, settings.log_format)
     typer.echo(
         f"sessionhub listening on http://{settings.host}:{settings.port} "
         f"(database {redact_url(settings.resolved_database_url)})"
