@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
+import orjson
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        from sessionhub.api.middleware import request_id
-
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
@@ -38,3 +41,40 @@ def configure(level: str, fmt: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("uvicorn.access").disabled = True
+    access_log.stream = sys.stderr
+    access_log.fmt = fmt
+    access_log.enabled = root.isEnabledFor(logging.INFO)
+
+
+class AccessLog:
+    """One line per request, written directly (no `logging` record per request).
+
+    A `logging` call with the JSON formatter cost ~90 us per request, more than an
+    append's SQL; this writes the same fields with orjson in a few microseconds.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, fmt: str = "json", enabled: bool = True):
+        self.stream = stream or sys.stderr
+        self.fmt = fmt
+        self.enabled = enabled
+
+    def emit(
+        self, method: str, path: str, status: int, duration_ms: float, request_id: str
+    ) -> None:
+        if not self.enabled:
+            return
+        now = time.time()
+        if self.fmt == "json":
+            line = orjson.dumps({
+                "time": datetime.fromtimestamp(now, UTC).isoformat(), "level": "info",
+                "logger": "sessionhub.access", "message": f"{method} {path} {status}",
+                "request_id": request_id, "method": method, "path": path, "status": status,
+                "duration_ms": duration_ms,
+            }).decode()  # fmt: skip
+        else:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+            line = f"{stamp} INFO sessionhub.access {method} {path} {status} {duration_ms}ms {request_id}"
+        self.stream.write(line + "\n")
+
+
+access_log = AccessLog(enabled=False)

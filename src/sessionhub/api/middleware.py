@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
-import logging
 import time
 import uuid
 from typing import Any
@@ -13,9 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sessionhub.api.ops import LATENCY, REQUESTS
 from sessionhub.config import Settings
-
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-access = logging.getLogger("sessionhub.access")
+from sessionhub.logs import access_log, request_id
 
 
 class RequestContext:
@@ -23,6 +19,7 @@ class RequestContext:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,21 +41,29 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self._record(scope, status, time.perf_counter() - started)
+            self._record(scope, status, time.perf_counter() - started, rid)
             request_id.reset(token)
 
-    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+    def _record(self, scope: Scope, status: int, elapsed: float, rid: str) -> None:
         route = scope.get("route")
         template = getattr(route, "path", "unmatched")
         method = scope["method"]
-        REQUESTS.labels(method, template, str(status)).inc()
-        LATENCY.labels(method, template).observe(elapsed)
-        if access.isEnabledFor(logging.INFO):
-            access.info(
-                "%s %s %d %.1fms", method, scope["path"], status, elapsed * 1000,
-                extra={"method": method, "path": scope["path"], "status": status,
-                       "duration_ms": round(elapsed * 1000, 2)},
-            )  # fmt: skip
+        counter, histogram = self._metrics(method, template, status)
+        counter.inc()
+        histogram.observe(elapsed)
+        access_log.emit(method, scope["path"], status, round(elapsed * 1000, 2), rid)
+
+    def _metrics(self, method: str, template: str, status: int) -> tuple[Any, Any]:
+        """Label children, looked up once per (method, route, status)."""
+        key = (method, template, status)
+        found = self._children.get(key)
+        if found is None:
+            found = (
+                REQUESTS.labels(method, template, str(status)),
+                LATENCY.labels(method, template),
+            )
+            self._children[key] = found
+        return found
 
 
 class BodyLimit:

