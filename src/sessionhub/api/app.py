@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
         docs_url="/docs",
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # Our own Prometheus metrics and logs; FastAPI's OpenTelemetry hooks cost an
+        # environment lookup per request even when nothing consumes them.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         lifespan=lambda app: lifespan(app, settings, drivers or []),
     )
     for module in (events, sessions, files, stream, transfer, keys, ops):

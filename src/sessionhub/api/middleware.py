@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import random
 import time
-import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -26,7 +26,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming[:100] if incoming else uuid.uuid4().hex
+        rid = incoming[:100] if incoming else f"{random.getrandbits(128):032x}"
         token = request_id.set(rid)
         status = 500
         started = time.perf_counter()

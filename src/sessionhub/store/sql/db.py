@@ -78,14 +78,21 @@ class Database(abc.ABC):
 # --- SQLite ---------------------------------------------------------------
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_TO_SQLITE: dict[type, Any] = {
+    datetime: lambda v: format_ts(v),
+    dict: _json_text,
+    list: _json_text,
+    bool: int,
+}
+
+
 def to_sqlite(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_ts(value)
-    if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    if isinstance(value, bool):
-        return int(value)
-    return value
+    convert = _TO_SQLITE.get(type(value))
+    return value if convert is None else convert(value)
 
 
 def format_ts(value: datetime) -> str:
