@@ -25,7 +25,10 @@ pytestmark = pytest.mark.postgres
 def pair(postgres_url: str, tmp_path: object) -> Iterator[tuple[str, str]]:
     def server(name: str) -> LiveServer:
         settings = Settings(
-            data_dir=f"{tmp_path}/{name}", database_url=postgres_url, no_auth=True, log_format="text"
+            data_dir=f"{tmp_path}/{name}",
+            database_url=postgres_url,
+            no_auth=True,
+            log_format="text",
         )
         return LiveServer(create_app(settings, drivers=[WaitingDriver()]))
 
@@ -58,3 +61,44 @@ def test_appends_and_deletes_seen_by_both(pair: tuple[str, str]) -> None:
     assert httpx.get(f"{b}/v1/sessions/{sid}").json()["last_seq"] == 1
     assert httpx.delete(f"{b}/v1/sessions/{sid}").status_code == 204
     assert httpx.get(f"{a}/v1/sessions/{sid}").status_code == 404
+
+
+def terminate(postgres_url: str, application_name: str) -> int:
+    import asyncio
+
+    import asyncpg
+
+    async def kill() -> int:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = $1 AND datname = current_database()",
+                application_name,
+            )
+            return len(rows)
+        finally:
+            await conn.close()
+
+    return asyncio.run(kill())
+
+
+def test_survives_the_database_dropping_its_connections(
+    pair: tuple[str, str], postgres_url: str
+) -> None:
+    import threading
+
+    from tests.api.test_stream import append, read_frames
+
+    a, b = pair
+    sid = httpx.post(f"{a}/v1/sessions", json={}).json()["id"]
+    assert terminate(postgres_url, "sessionhub-listener") == 2
+    assert terminate(postgres_url, "sessionhub-writer") == 2
+    statuses = [httpx.post(f"{a}/v1/sessions/{sid}/events", json={"type": "n"}).status_code]
+    statuses.append(httpx.post(f"{a}/v1/sessions/{sid}/events", json={"type": "n"}).status_code)
+    assert statuses[-1] == 201 and set(statuses) <= {201, 503}
+    last = httpx.get(f"{b}/v1/sessions/{sid}").json()["last_seq"]
+    with httpx.stream("GET", f"{b}/v1/sessions/{sid}/stream?since={last}", timeout=20) as r:
+        threading.Timer(1.0, append, (a, sid, 2)).start()
+        frames = read_frames(r, 2)
+    assert [int(f["id"]) for f in frames] == [last + 1, last + 2]

@@ -18,6 +18,12 @@ class EventBus:
         self._cancel_handlers: list[asyncio.Queue[str]] = []
 
     def notify(self, topic: str, session_id: str, seq: int) -> None:
+        """Wake the session's waiters; session ``*`` wakes everyone (after a reconnect)."""
+        if session_id == "*":
+            for waiters in self._waiters.values():
+                for flag in waiters:
+                    flag.set()
+            return
         for flag in self._waiters.get(session_id, ()):
             flag.set()
 

@@ -301,8 +301,14 @@ class PostgresDatabase(Database):
         self.pool = await asyncpg.create_pool(
             self.dsn, min_size=1, max_size=self.pool_size, init=_init_pg_connection
         )
-        self._writer = await asyncpg.connect(self.dsn)
-        await _init_pg_connection(self._writer)
+        await self._writer_connection()
+
+    async def _writer_connection(self) -> Any:
+        """The write connection, opened anew if the database closed the last one."""
+        if self._writer is None or self._writer.is_closed():
+            self._writer = await self.connect_raw("sessionhub-writer")
+            await _init_pg_connection(self._writer)
+        return self._writer
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -318,11 +324,17 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def write_transaction(self) -> AsyncIterator[Conn]:
-        async with self._writer.transaction():
-            yield PgConn(self._writer)
+        """One transaction on the write connection.
 
-    async def connect_raw(self) -> Any:
+        A batch that fails because the connection broke is reported to its callers
+        (503, which clients retry); the next batch reconnects.
+        """
+        conn = await self._writer_connection()
+        async with conn.transaction():
+            yield PgConn(conn)
+
+    async def connect_raw(self, name: str = "sessionhub") -> Any:
         """A dedicated connection outside the pool (LISTEN needs one)."""
         import asyncpg
 
-        return await asyncpg.connect(self.dsn)
+        return await asyncpg.connect(self.dsn, server_settings={"application_name": name})

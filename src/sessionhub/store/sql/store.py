@@ -55,6 +55,8 @@ class SqlSessionStore(SessionStore):
         self._open = False
         self._lock = asyncio.Lock()
         self._pg_listener: Any = None
+        self._relisten: asyncio.Future[None] | None = None
+        self._owner: str | None = None
 
     # lifecycle
     async def open(self) -> None:
@@ -72,17 +74,42 @@ class SqlSessionStore(SessionStore):
         async with self._lock:
             if not self._open:
                 return
+            self._open = False
             await self.writer.stop()
-            if self._pg_listener is not None:
+            if self._relisten is not None:
+                self._relisten.cancel()
+            if self._pg_listener is not None and not self._pg_listener.is_closed():
                 await self._pg_listener.close()
                 self._pg_listener = None
             await self.db.close()
-            self._open = False
 
     async def _listen(self) -> None:
         assert isinstance(self.db, PostgresDatabase)
-        self._pg_listener = await self.db.connect_raw()
-        await self._pg_listener.add_listener(PG_CHANNEL, self._on_pg_notify)
+        listener = await self.db.connect_raw("sessionhub-listener")
+        await listener.add_listener(PG_CHANNEL, self._on_pg_notify)
+        listener.add_termination_listener(self._on_listener_lost)
+        if self._owner is not None:
+            await listener.execute("SELECT pg_advisory_lock(hashtext($1))", self._owner)
+        self._pg_listener = listener
+
+    def _on_listener_lost(self, _conn: Any) -> None:
+        if self._open:
+            self._relisten = asyncio.ensure_future(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        """Reconnect LISTEN with backoff, then make every waiter re-read what it missed."""
+        delay = 0.1
+        while self._open:
+            try:
+                await self._listen()
+            except Exception as exc:
+                log.warning("LISTEN connection lost; retrying in %.1fs (%s)", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            log.info("LISTEN connection re-established")
+            self._deliver("resync", "*", 0)
+            return
 
     def _on_pg_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         topic, session_id, seq = payload.split("|")
@@ -339,6 +366,7 @@ class SqlSessionStore(SessionStore):
         return not got
 
     async def hold_owner_lock(self, owner: str) -> None:
+        self._owner = owner
         if self._pg_listener is not None:
             await self._pg_listener.execute("SELECT pg_advisory_lock(hashtext($1))", owner)
 
