@@ -46,3 +46,28 @@ def events_total(metrics: str) -> float:
         if line.startswith("sessionhub_events_appended_total "):
             return float(line.split()[1])
     raise AssertionError("no events counter")
+
+
+async def test_readyz_reports_a_schema_behind_head(client: httpx.AsyncClient) -> None:
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    store = transport.app.state.hub.store  # type: ignore[attr-defined]
+    async with store.db.write_transaction() as conn:
+        await conn.execute("UPDATE alembic_version SET version_num = 'older'")
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert "schema at older" in response.json()["detail"]
+
+
+def test_access_log_lines_carry_the_request_id() -> None:
+    import io
+
+    import orjson
+
+    from sessionhub.logs import AccessLog
+
+    out = io.StringIO()
+    AccessLog(out).emit("GET", "/v1/sessions", 200, 1.5, "rid-1")
+    line = orjson.loads(out.getvalue())
+    assert line["request_id"] == "rid-1" and line["status"] == 200
+    assert line["logger"] == "sessionhub.access" and line["duration_ms"] == 1.5
