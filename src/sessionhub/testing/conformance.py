@@ -323,3 +323,26 @@ async def test_listeners_hear_committed_appends(store: SessionStore) -> None:
 
 async def test_ready_reports_schema_at_head(store: SessionStore) -> None:
     assert await store.ready() == (True, "ok")
+
+
+async def test_rewind_totals_match_a_recount(store: SessionStore) -> None:
+    ws = await workspace(store)
+    sid = (await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+    mixed = [
+        message("a", input_tokens=3, cost=0.25),
+        EventCreate(type="tool_call", role=Role.assistant, output_tokens=5, duration_ms=9),
+        EventCreate(type="tool_result", role=Role.tool, cost=1.5),
+        message("b", role=Role.assistant, output_tokens=7),
+        EventCreate(type="note"),
+    ]
+    events = await store.append_events(workspace_id=ws, session_id=sid, events=mixed)
+    rewound = await store.rewind_session(workspace_id=ws, session_id=sid, to_event_id=events[1].id)
+    fork = await store.fork_session(
+        workspace_id=ws, session_id=sid, at_event_id=None, spec=SessionCreate()
+    )
+    assert rewound.session.totals == fork.totals
+    totals = rewound.session.totals
+    assert totals.by_type == {"message": 1, "tool_call": 1}
+    assert totals.by_role == {"user": 1, "assistant": 1}
+    assert (totals.input_tokens, totals.output_tokens, totals.duration_ms) == (3, 5, 9)
+    assert totals.cost == pytest.approx(0.25)

@@ -82,39 +82,61 @@ async def reread(conn: Conn, session_id: str) -> Row:
     return row
 
 
-async def recount(conn: Conn, session_id: str) -> None:
-    """Recompute a session's totals from its events (fork, rewind, import)."""
-    sums = await conn.fetchrow(
-        "SELECT count(*) AS event_count, "
-        "coalesce(sum(CASE WHEN type = 'message' THEN 1 ELSE 0 END), 0) AS message_count, "
-        "coalesce(sum(CASE WHEN type = 'tool_call' THEN 1 ELSE 0 END), 0) AS tool_call_count, "
-        "coalesce(sum(input_tokens), 0) AS input_tokens, "
-        "coalesce(sum(output_tokens), 0) AS output_tokens, "
-        "coalesce(sum(cost), 0) AS cost, coalesce(sum(duration_ms), 0) AS duration_ms "
-        "FROM events WHERE session_id = :id",
-        {"id": session_id},
-    )
+TOTAL_SUMS = (
+    "count(*) AS event_count, "
+    "coalesce(sum(CASE WHEN type = 'message' THEN 1 ELSE 0 END), 0) AS message_count, "
+    "coalesce(sum(CASE WHEN type = 'tool_call' THEN 1 ELSE 0 END), 0) AS tool_call_count, "
+    "coalesce(sum(input_tokens), 0) AS input_tokens, "
+    "coalesce(sum(output_tokens), 0) AS output_tokens, "
+    "coalesce(sum(cost), 0) AS cost, coalesce(sum(duration_ms), 0) AS duration_ms"
+)
+
+
+async def sums_after(conn: Conn, session_id: str, after: int) -> dict[str, Any]:
+    """Totals of the session's events with seq > after, counts by type and role included."""
+    params = {"id": session_id, "after": after}
+    where = "FROM events WHERE session_id = :id AND seq > :after"
+    sums = await conn.fetchrow(f"SELECT {TOTAL_SUMS} {where}", params)
     assert sums is not None
-    by_type = await conn.fetch(
-        "SELECT type AS k, count(*) AS n FROM events WHERE session_id = :id GROUP BY type",
-        {"id": session_id},
-    )
+    by_type = await conn.fetch(f"SELECT type AS k, count(*) AS n {where} GROUP BY type", params)
     by_role = await conn.fetch(
-        "SELECT role AS k, count(*) AS n FROM events WHERE session_id = :id "
-        "AND role IS NOT NULL GROUP BY role",
-        {"id": session_id},
+        f"SELECT role AS k, count(*) AS n {where} AND role IS NOT NULL GROUP BY role", params
     )
-    counts = {
-        "by_type": {r["k"]: r["n"] for r in by_type},
-        "by_role": {r["k"]: r["n"] for r in by_role},
+    return {
+        **{k: v for k, v in dict(sums).items()},
+        "cost": float(sums["cost"]),
+        "counts": {
+            "by_type": {r["k"]: int(r["n"]) for r in by_type},
+            "by_role": {r["k"]: int(r["n"]) for r in by_role},
+        },
     }
+
+
+async def write_totals(conn: Conn, session_id: str, totals: dict[str, Any]) -> None:
     await conn.execute(
         "UPDATE sessions SET event_count = :event_count, message_count = :message_count, "
         "tool_call_count = :tool_call_count, input_tokens = :input_tokens, "
         "output_tokens = :output_tokens, cost = :cost, duration_ms = :duration_ms, "
         "counts = :counts WHERE id = :id",
-        {**dict(sums), "cost": float(sums["cost"]), "counts": counts, "id": session_id},
+        {**totals, "id": session_id},
     )
+
+
+async def recount(conn: Conn, session_id: str) -> None:
+    """Recompute a session's totals from all its events (fork, import)."""
+    await write_totals(conn, session_id, await sums_after(conn, session_id, 0))
+
+
+def subtract(row: Row, gone: dict[str, Any]) -> dict[str, Any]:
+    """A session's totals less those of deleted events (rewind costs what it deletes)."""
+    totals = {f: row[f] - gone[f] for f in Counts.FIELDS}
+    totals["cost"] = max(0.0, float(totals["cost"]))
+    counts = js(row["counts"])
+    for key in ("by_type", "by_role"):
+        left = {k: n - gone["counts"][key].get(k, 0) for k, n in counts.get(key, {}).items()}
+        counts[key] = {k: n for k, n in left.items() if n > 0}
+    totals["counts"] = counts
+    return totals
 
 
 def request_hash(spec: SessionCreate) -> str:
@@ -401,8 +423,9 @@ class RewindSession(WriteJob[Rewound]):
     to_event_id: str
 
     async def run(self, conn: Conn, notices: list[Notice]) -> Rewound:
-        await lock_session(conn, self.workspace_id, self.session_id)
+        row = await lock_session(conn, self.workspace_id, self.session_id)
         cut = await event_seq(conn, self.session_id, self.to_event_id)
+        gone = await sums_after(conn, self.session_id, cut)
         first = await conn.fetchval(
             "SELECT created_at FROM events WHERE session_id = :sid AND seq > :cut "
             "ORDER BY seq LIMIT 1",
@@ -412,7 +435,7 @@ class RewindSession(WriteJob[Rewound]):
             "DELETE FROM events WHERE session_id = :sid AND seq > :cut",
             {"sid": self.session_id, "cut": cut},
         )
-        await recount(conn, self.session_id)
+        await write_totals(conn, self.session_id, subtract(row, gone))
         await conn.execute(
             "UPDATE sessions SET version = version + 1, updated_at = :t WHERE id = :id",
             {"t": now(), "id": self.session_id},
@@ -442,7 +465,6 @@ class ImportEvents(WriteJob[None]):
             await conn.executemany(INSERT_EVENT, rows)
         except UNIQUE_ERRORS as exc:
             raise AlreadyExists("an imported event id or seq already exists") from exc
-        await recount(conn, self.session_id)
         await conn.execute(
             "UPDATE sessions SET last_seq = :seq WHERE id = :id",
             {"seq": max(r["seq"] for r in rows), "id": self.session_id},
@@ -458,6 +480,7 @@ class FinishImport(WriteJob[None]):
 
     async def run(self, conn: Conn, notices: list[Notice]) -> None:
         row = await lock_session(conn, self.workspace_id, self.session_id)
+        await recount(conn, self.session_id)
         await conn.execute(
             "UPDATE sessions SET last_seq = :seq, created_at = :at WHERE id = :id",
             {
