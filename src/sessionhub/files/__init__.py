@@ -1,0 +1,5 @@
+"""Each session's isolated directory of files."""
+
+from sessionhub.files.directory import SessionFiles
+
+__all__ = ["SessionFiles"]

@@ -1,0 +1,71 @@
+"""Dependencies: the hub, the caller, and the session the path names."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+
+from sessionhub.api.hub import Hub
+from sessionhub.core.errors import Forbidden, Unauthorized
+from sessionhub.core.models import Principal, Session
+from sessionhub.core.service import SessionService
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+def bearer_secret(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() in ("bearer", "token") and secret.strip():
+            return secret.strip()
+        return None
+    return request.query_params.get("token")
+
+
+async def current_principal(request: Request, hub: HubDep) -> Principal:
+    if hub.settings.no_auth:
+        return Principal(workspace_id=hub.default_workspace_id, admin=True)
+    secret = bearer_secret(request)
+    if secret is None:
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    principal = await hub.principal_for(secret)
+    if principal is None:
+        raise Unauthorized("the API key is not valid or has been revoked")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def admin_principal(principal: CurrentPrincipal) -> Principal:
+    if not principal.admin:
+        raise Forbidden("this needs an admin API key")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
+
+
+def get_service(hub: HubDep) -> SessionService:
+    return hub.service
+
+
+Service = Annotated[SessionService, Depends(get_service)]
+SessionId = Annotated[str, Path(description="The session's id.", max_length=100)]
+
+
+async def owned_session(session_id: SessionId, principal: CurrentPrincipal, hub: HubDep) -> Session:
+    """Load the session in the caller's workspace; another workspace's id is a 404."""
+    return await hub.service.get(principal.workspace_id, session_id)
+
+
+OwnedSession = Annotated[Session, Depends(owned_session)]
+IfMatch = Annotated[str | None, Header(description="The session version you last saw.")]

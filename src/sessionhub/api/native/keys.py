@@ -1,0 +1,32 @@
+"""/v1/keys: API keys of the caller's workspace (admin keys only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from sessionhub.api.deps import AdminPrincipal, HubDep
+from sessionhub.core.models import ApiKey, ApiKeyCreate, ApiKeyCreated
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"])
+
+
+@router.get("", response_model=list[ApiKey])
+async def list_keys(principal: AdminPrincipal, hub: HubDep) -> list[ApiKey]:
+    return await hub.store.list_keys(workspace_id=principal.workspace_id)
+
+
+@router.post("", status_code=201, response_model=ApiKeyCreated)
+async def create_key(
+    request: ApiKeyCreate, principal: AdminPrincipal, hub: HubDep
+) -> ApiKeyCreated:
+    new = await hub.store.create_key(
+        workspace_id=principal.workspace_id, name=request.name, admin=request.admin
+    )
+    return ApiKeyCreated(**new.key.model_dump(), key=new.secret)
+
+
+@router.delete("/{key_id}", status_code=204)
+async def revoke_key(key_id: str, principal: AdminPrincipal, hub: HubDep) -> Response:
+    await hub.store.revoke_key(workspace_id=principal.workspace_id, key_id=key_id)
+    hub.forget_keys()
+    return Response(status_code=204)

@@ -1,0 +1,143 @@
+"""/v1/sessions: create, read, list, update, delete, fork, rewind, runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from sessionhub.api.deps import CurrentPrincipal, IfMatch, OwnedSession, Service, SessionId
+from sessionhub.core.errors import Invalid
+from sessionhub.core.models import (
+    CancelResult,
+    ForkRequest,
+    Page,
+    RewindRequest,
+    RewindResult,
+    Run,
+    RunCreate,
+    Session,
+    SessionCreate,
+    SessionQuery,
+    SessionStatus,
+    SessionUpdate,
+)
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+
+
+@router.post("", status_code=201, response_model=Session)
+async def create_session(
+    spec: SessionCreate,
+    principal: CurrentPrincipal,
+    service: Service,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Session:
+    created = await service.create(principal.workspace_id, spec, idempotency_key=idempotency_key)
+    if created.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/v1/sessions/{created.session.id}"
+    return created.session
+
+
+def parse_metadata_filters(pairs: list[str]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition(":")
+        if not sep or not key:
+            raise Invalid(f"metadata filter {pair!r} must look like key:value")
+        parsed[key] = value
+    return parsed
+
+
+@router.get("", response_model=Page[Session])
+async def list_sessions(
+    principal: CurrentPrincipal,
+    service: Service,
+    kind: str | None = None,
+    parent_id: str | None = None,
+    status: SessionStatus | None = None,
+    name: str | None = None,
+    metadata: Annotated[list[str], Query(description="key:value, repeatable")] = [],  # noqa: B006
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    include_children: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Page[Session]:
+    query = SessionQuery(
+        kind=kind, parent_id=parent_id, status=status, name=name,
+        metadata=parse_metadata_filters(metadata), created_after=created_after,
+        created_before=created_before, include_children=include_children, limit=limit,
+        cursor=cursor,
+    )  # fmt: skip
+    return await service.list(principal.workspace_id, query)
+
+
+@router.get("/{session_id}", response_model=Session)
+async def get_session(session: OwnedSession, response: Response) -> Session:
+    response.headers["ETag"] = f'"{session.version}"'
+    return session
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        raise Invalid('If-Match must be a session version, e.g. "3"') from None
+
+
+@router.patch("/{session_id}", response_model=Session)
+async def update_session(
+    session_id: SessionId,
+    patch: SessionUpdate,
+    principal: CurrentPrincipal,
+    service: Service,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Session:
+    session = await service.update(
+        principal.workspace_id, session_id, patch, if_version=parse_if_match(if_match)
+    )
+    response.headers["ETag"] = f'"{session.version}"'
+    return session
+
+
+@router.delete("/{session_id}", status_code=204)
+async def delete_session(
+    session_id: SessionId, principal: CurrentPrincipal, service: Service
+) -> Response:
+    await service.delete(principal.workspace_id, session_id)
+    return Response(status_code=204)
+
+
+@router.post("/{session_id}/fork", status_code=201, response_model=Session)
+async def fork_session(
+    session_id: SessionId, request: ForkRequest, principal: CurrentPrincipal, service: Service
+) -> Session:
+    return await service.fork(principal.workspace_id, session_id, request)
+
+
+@router.post("/{session_id}/rewind", response_model=RewindResult)
+async def rewind_session(
+    session_id: SessionId, request: RewindRequest, principal: CurrentPrincipal, service: Service
+) -> RewindResult:
+    return await service.rewind(principal.workspace_id, session_id, request)
+
+
+@router.post("/{session_id}/runs", status_code=202, response_model=Run)
+async def start_run(
+    session_id: SessionId, request: RunCreate, principal: CurrentPrincipal, service: Service
+) -> Run:
+    return await service.start_run(principal.workspace_id, session_id, request.input)
+
+
+@router.post("/{session_id}/cancel", response_model=CancelResult)
+async def cancel_run(
+    session_id: SessionId, principal: CurrentPrincipal, service: Service
+) -> CancelResult:
+    return await service.cancel(principal.workspace_id, session_id)

@@ -1,0 +1,90 @@
+"""Domain errors → RFC 9457 problem documents, in one table."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from sessionhub.core import errors
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+STATUS: dict[type[errors.SessionHubError], int] = {
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.Invalid: 400,
+    errors.TooLarge: 413,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.Unsupported: 409,
+    errors.Unavailable: 503,
+}
+
+
+def status_for(exc: errors.SessionHubError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def slug(title: str) -> str:
+    return title.lower().replace(" ", "-")
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": f"urn:sessionhub:{slug(title)}", "title": title, "status": status}
+    body["detail"] = detail
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(
+        orjson.dumps({**body, **extra}), status_code=status, media_type=PROBLEM, headers=headers
+    )
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.SessionHubError)
+    status = status_for(exc)
+    if status >= 500:
+        log.warning("unavailable: %s", exc.detail, exc_info=exc.__cause__)
+    return problem(status, exc.title, exc.detail, **exc.extra)
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    issues = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    first = issues[0] if issues else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"])
+    return problem(422, "Unprocessable Content", f"{where}: {first['msg']}", errors=issues)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    titles = {
+        400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+        413: "Content Too Large", 415: "Unsupported Media Type",
+    }  # fmt: skip
+    title = titles.get(exc.status_code, "Error")
+    return problem(exc.status_code, title, str(exc.detail))
+
+
+async def unhandled(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal Server Error", "an unexpected error occurred; it was logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.SessionHubError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unhandled)

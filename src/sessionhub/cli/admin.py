@@ -1,0 +1,116 @@
+"""``sessionhub db …`` and ``sessionhub keys …``: work on the database directly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sessionhub.config import Settings, redact_url
+from sessionhub.core.errors import SessionHubError
+from sessionhub.store.base import SessionStore
+
+T = TypeVar("T")
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys (stored hashed; a secret is shown once).", no_args_is_help=True
+)
+console = Console()
+
+DataDir = Annotated[Path | None, typer.Option(help="[env SESSIONHUB_DATA_DIR]")]
+DatabaseUrl = Annotated[str | None, typer.Option(help="[env SESSIONHUB_DATABASE_URL]")]
+
+
+def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
+    given = {"data_dir": data_dir, "database_url": database_url}
+    return Settings(**{k: v for k, v in given.items() if v is not None})
+
+
+def _with_store(settings: Settings, work: Callable[[SessionStore], Awaitable[T]]) -> T:
+    from sessionhub.store.sql.store import open_store
+
+    async def run() -> T:
+        store = open_store(settings.resolved_database_url)
+        await store.open()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except SessionHubError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Apply every pending migration (the server also does this on start)."""
+    from sessionhub.store import migrations
+
+    settings = _settings(data_dir, database_url)
+    if settings.resolved_database_url.startswith("sqlite:///"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.resolved_database_url)
+    url = redact_url(settings.resolved_database_url)
+    console.print(f"database {url} is at revision {migrations.head_revision()}")
+
+
+async def _workspace_id(store: SessionStore, name: str) -> str:
+    workspace = await store.get_workspace(name=name)
+    if workspace is None:
+        workspace = await store.create_workspace(name=name)
+    return workspace.id
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "key",
+    workspace: Annotated[str, typer.Option(help="Workspace name (created if new).")] = "default",
+    admin: Annotated[bool, typer.Option("--admin", help="May manage keys.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key and print its secret once."""
+
+    async def work(store: SessionStore) -> str:
+        ws = await _workspace_id(store, workspace)
+        new = await store.create_key(workspace_id=ws, name=name, admin=admin)
+        return new.secret
+
+    secret = _with_store(_settings(data_dir, database_url), work)
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List every key of every workspace (never the secrets)."""
+
+    async def work(store: SessionStore) -> Table:
+        table = Table("id", "name", "prefix", "workspace", "admin", "created", "revoked")
+        for key in await store.list_keys(workspace_id=None):
+            table.add_row(
+                key.id, key.name, key.prefix + "…", key.workspace_id, "yes" if key.admin else "",
+                key.created_at.isoformat(timespec="seconds"),
+                key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+            )  # fmt: skip
+        return table
+
+    console.print(_with_store(_settings(data_dir, database_url), work))
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Revoke a key by id; running servers stop accepting it within 5 seconds."""
+
+    async def work(store: SessionStore) -> None:
+        await store.revoke_key(workspace_id=None, key_id=key_id)
+
+    _with_store(_settings(data_dir, database_url), work)
+    console.print(f"revoked {key_id}")

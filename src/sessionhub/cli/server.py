@@ -1,0 +1,60 @@
+"""``sessionhub serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from sessionhub.config import Settings, redact_url
+
+
+def settings_from(**flags: Any) -> Settings:
+    """Environment first, flags (when given) over it."""
+    given = {k: v for k, v in flags.items() if v is not None and v is not False}
+    return Settings(**given)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [env SESSIONHUB_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env SESSIONHUB_PORT].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="SQLite file and session files [env SESSIONHUB_DATA_DIR].")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="sqlite:///… or postgresql://… [env SESSIONHUB_DATABASE_URL]."),
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="No API keys; loopback only [env SESSIONHUB_NO_AUTH].")
+    ] = False,
+    log_level: Annotated[str | None, typer.Option(help="[env SESSIONHUB_LOG_LEVEL]")] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="json or text [env SESSIONHUB_LOG_FORMAT]")
+    ] = None,
+) -> None:
+    """Run the server."""
+    from sessionhub import logs
+    from sessionhub.api.app import create_app
+    from sessionhub.core.errors import Invalid
+
+    settings = settings_from(
+        host=host, port=port, data_dir=data_dir, database_url=database_url,
+        no_auth=no_auth, log_level=log_level, log_format=log_format,
+    )  # fmt: skip
+    logs.configure(settings.log_level, settings.log_format)
+    try:
+        app = create_app(settings)
+    except Invalid as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(
+        f"sessionhub listening on http://{settings.host}:{settings.port} "
+        f"(database {redact_url(settings.resolved_database_url)})"
+    )
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+        timeout_graceful_shutdown=10,
+    )  # fmt: skip

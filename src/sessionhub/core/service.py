@@ -1,0 +1,230 @@
+"""SessionService: every business rule, once, for every API surface."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sessionhub.core.bus import EventBus
+from sessionhub.core.errors import Unsupported
+from sessionhub.core.models import (
+    CancelResult,
+    Event,
+    EventCreate,
+    FileInfo,
+    ForkRequest,
+    Page,
+    RewindRequest,
+    RewindResult,
+    Run,
+    Session,
+    SessionCreate,
+    SessionQuery,
+    SessionUpdate,
+)
+from sessionhub.drivers.base import Capability, Driver
+from sessionhub.drivers.registry import DriverRegistry
+from sessionhub.files import SessionFiles
+from sessionhub.runtime.supervisor import RunSupervisor
+from sessionhub.store.base import Created, SessionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SessionService:
+    store: SessionStore
+    files: SessionFiles
+    drivers: DriverRegistry
+    bus: EventBus
+    runs: RunSupervisor
+
+    def _driver(self, session: Session, capability: Capability | None = None) -> Driver:
+        driver = self.drivers.get(session.kind)
+        if capability is not None and capability not in driver.capabilities:
+            raise Unsupported(f"{session.kind} sessions do not support {capability.value}")
+        return driver
+
+    # sessions
+    async def create(
+        self,
+        workspace_id: str,
+        spec: SessionCreate,
+        *,
+        idempotency_key: str | None = None,
+        if_exists: str = "error",
+    ) -> Created:
+        driver = self.drivers.get(spec.kind)
+        created = await self.store.create_session(
+            workspace_id=workspace_id,
+            spec=spec,
+            idempotency_key=idempotency_key,
+            if_exists=if_exists,
+        )
+        if not created.replayed:
+            await self._bring_to_life(created.session, driver)
+        return created
+
+    async def _bring_to_life(self, session: Session, driver: Driver) -> None:
+        """Directory and driver hook; undo the row if either fails."""
+        try:
+            await self.files.create(session.workspace_id, session.id)
+            await driver.on_create(session)
+        except BaseException:
+            await self._discard(session.workspace_id, session.id)
+            raise
+
+    async def _discard(self, workspace_id: str, session_id: str) -> None:
+        ids = await self.store.delete_session(workspace_id=workspace_id, session_id=session_id)
+        for sid in ids:
+            await self.files.remove(workspace_id, sid)
+
+    async def get(self, workspace_id: str, session_id: str) -> Session:
+        return await self.store.get_session(workspace_id=workspace_id, session_id=session_id)
+
+    async def list(self, workspace_id: str, query: SessionQuery) -> Page[Session]:
+        return await self.store.list_sessions(workspace_id=workspace_id, query=query)
+
+    async def update(
+        self, workspace_id: str, session_id: str, patch: SessionUpdate, *, if_version: int | None
+    ) -> Session:
+        return await self.store.update_session(
+            workspace_id=workspace_id,
+            session_id=session_id,
+            patch=patch,
+            fields=set(patch.model_fields_set),
+            if_version=if_version,
+        )
+
+    async def delete(self, workspace_id: str, session_id: str) -> None:
+        session = await self.get(workspace_id, session_id)
+        await self._driver(session).on_delete(session)
+        if self.runs.active:
+            await self.runs.cancel(session)
+        await self._discard(workspace_id, session_id)
+
+    # events
+    async def append(
+        self,
+        workspace_id: str,
+        session_id: str,
+        events: Sequence[EventCreate],
+        *,
+        expected_seq: int | None = None,
+    ) -> list[Event]:
+        return await self.store.append_events(
+            workspace_id=workspace_id,
+            session_id=session_id,
+            events=events,
+            expected_seq=expected_seq,
+        )
+
+    async def events(
+        self, workspace_id: str, session_id: str, *, after: int, limit: int
+    ) -> Page[Event]:
+        return await self.store.list_events(
+            workspace_id=workspace_id, session_id=session_id, after=after, limit=limit
+        )
+
+    async def tail(self, workspace_id: str, session_id: str, *, limit: int) -> list[Event]:
+        return await self.store.tail_events(
+            workspace_id=workspace_id, session_id=session_id, limit=limit
+        )
+
+    async def event(self, workspace_id: str, session_id: str, event_id: str) -> Event:
+        return await self.store.get_event(
+            workspace_id=workspace_id, session_id=session_id, event_id=event_id
+        )
+
+    # fork and rewind
+    async def fork(self, workspace_id: str, session_id: str, request: ForkRequest) -> Session:
+        source = await self.get(workspace_id, session_id)
+        driver = self._driver(source, Capability.fork)
+        spec = SessionCreate(
+            kind=source.kind,
+            name=request.name,
+            title=request.title if request.title is not None else source.title,
+            attributes=source.attributes,
+            metadata=request.metadata if request.metadata is not None else source.metadata,
+        )
+        fork = await self.store.fork_session(
+            workspace_id=workspace_id,
+            session_id=session_id,
+            at_event_id=request.at_event_id,
+            spec=spec,
+        )
+        try:
+            await self.files.copy(workspace_id, session_id, fork.id)
+            await driver.on_fork(source, fork)
+        except BaseException:
+            await self._discard(workspace_id, fork.id)
+            raise
+        return fork
+
+    async def rewind(
+        self, workspace_id: str, session_id: str, request: RewindRequest
+    ) -> RewindResult:
+        session = await self.get(workspace_id, session_id)
+        driver = self._driver(session, Capability.rewind)
+        rewound = await self.store.rewind_session(
+            workspace_id=workspace_id, session_id=session_id, to_event_id=request.to_event_id
+        )
+        removed: list[str] = []
+        if request.cleanup_files and rewound.first_deleted_at is not None:
+            removed = await self.files.remove_modified_after(
+                workspace_id, session_id, rewound.first_deleted_at
+            )
+        await driver.on_rewind(rewound.session)
+        return RewindResult(
+            session=rewound.session, deleted_events=rewound.deleted_events, deleted_files=removed
+        )
+
+    # runs
+    async def start_run(self, workspace_id: str, session_id: str, input: dict[str, Any]) -> Run:
+        session = await self.get(workspace_id, session_id)
+        driver = self._driver(session, Capability.runs)
+        return await self.runs.start(session, driver, input)
+
+    async def cancel(self, workspace_id: str, session_id: str) -> CancelResult:
+        session = await self.get(workspace_id, session_id)
+        return await self.runs.cancel(session)
+
+    # files
+    async def list_files(self, workspace_id: str, session_id: str) -> list[FileInfo]:
+        await self.get(workspace_id, session_id)
+        return await self.files.list(workspace_id, session_id)
+
+    async def write_file(
+        self, workspace_id: str, session_id: str, path: str, chunks: AsyncIterable[bytes]
+    ) -> FileInfo:
+        await self.get(workspace_id, session_id)
+        return await self.files.write(workspace_id, session_id, path, chunks)
+
+    async def file_path(self, workspace_id: str, session_id: str, path: str) -> Any:
+        await self.get(workspace_id, session_id)
+        return await self.files.resolve_existing(workspace_id, session_id, path)
+
+    async def delete_file(self, workspace_id: str, session_id: str, path: str) -> None:
+        await self.get(workspace_id, session_id)
+        await self.files.delete(workspace_id, session_id, path)
+
+    # housekeeping
+    async def reap_expired(self) -> int:
+        gone = await self.store.delete_expired(now=datetime.now(UTC))
+        for workspace_id, session_id in gone:
+            await self.files.remove(workspace_id, session_id)
+        return len(gone)
+
+    async def wait_for_events(self, session_id: str) -> AsyncIterator[None]:
+        """Yield each time something may have changed for the session."""
+        flag = self.bus.watch(session_id)
+        try:
+            while True:
+                await flag.wait()
+                flag.clear()
+                yield
+        finally:
+            self.bus.unwatch(session_id, flag)

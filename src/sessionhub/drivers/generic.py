@@ -1,0 +1,9 @@
+"""The ``generic`` kind: a session that is just its log."""
+
+from __future__ import annotations
+
+from sessionhub.drivers.base import Driver
+
+
+class GenericDriver(Driver):
+    kind = "generic"

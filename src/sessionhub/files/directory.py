@@ -1,0 +1,165 @@
+"""Each session's isolated directory, ``<root>/<workspace_id>/<session_id>/``.
+
+Every method that touches the disk hands the blocking work to a worker thread;
+the checks on client paths are in ``_paths`` and the containment rule in ``_fs``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import tarfile
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import anyio
+from anyio import to_thread
+
+from sessionhub.core.errors import Invalid, TooLarge
+from sessionhub.core.models import FileInfo
+from sessionhub.files import _fs
+from sessionhub.files._paths import check_id, check_relative_path
+
+_FLUSH_BYTES = 256 * 1024
+
+
+class SessionFiles:
+    """The files of every session, one directory each, under ``root``."""
+
+    def __init__(self, root: Path, *, max_file_bytes: int) -> None:
+        self._root = root
+        self._max_file_bytes = max_file_bytes
+
+    def directory(self, workspace_id: str, session_id: str) -> Path:
+        return (
+            self._root / check_id(workspace_id, "workspace id") / check_id(session_id, "session id")
+        )
+
+    async def create(self, workspace_id: str, session_id: str) -> None:
+        directory = self.directory(workspace_id, session_id)
+        await to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
+
+    async def remove(self, workspace_id: str, session_id: str) -> None:
+        await to_thread.run_sync(_fs.remove_tree, self.directory(workspace_id, session_id))
+
+    async def copy(self, workspace_id: str, source_id: str, target_id: str) -> None:
+        """Give a fork its parent's files; symlinks are copied as links, never followed."""
+        if source_id == target_id:
+            raise Invalid("cannot copy a session's files onto itself")
+        source = self.directory(workspace_id, source_id)
+        target = self.directory(workspace_id, target_id)
+        await to_thread.run_sync(_fs.copy_tree, source, target)
+
+    async def list(self, workspace_id: str, session_id: str) -> builtins.list[FileInfo]:
+        directory = self.directory(workspace_id, session_id)
+        found = await to_thread.run_sync(lambda: _fs.walk(_fs.resolve(directory)))
+        return [_fs.info(relpath, st) for relpath, st in found]
+
+    async def write(
+        self, workspace_id: str, session_id: str, path: str, chunks: AsyncIterable[bytes]
+    ) -> FileInfo:
+        """Stream ``chunks`` to a temp file beside ``path``, then rename it into place.
+
+        The size is counted as chunks arrive, so an oversized upload stops at the
+        first chunk past the limit; on any failure the temp file is removed and an
+        existing file at ``path`` is left as it was.
+        """
+        parts = check_relative_path(path)
+        directory = self.directory(workspace_id, session_id)
+        target = await to_thread.run_sync(_fs.prepare_write, directory, parts)
+        handle, temp = await to_thread.run_sync(_fs.open_temp, target.parent)
+        try:
+            await self._stream(handle, chunks)
+            await to_thread.run_sync(_fs.commit, handle, temp, target)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await to_thread.run_sync(_fs.discard, handle, temp)
+            raise
+        st = await to_thread.run_sync(target.stat)
+        return _fs.info(path, st)
+
+    async def _stream(self, handle: BinaryIO, chunks: AsyncIterable[bytes]) -> None:
+        size = 0
+        buffer = bytearray()
+        async for chunk in chunks:
+            size += len(chunk)
+            self._check_size(size)
+            buffer += chunk
+            if len(buffer) >= _FLUSH_BYTES:
+                data, buffer = buffer, bytearray()
+                await to_thread.run_sync(handle.write, data)
+        if buffer:
+            await to_thread.run_sync(handle.write, buffer)
+
+    def _check_size(self, size: int) -> None:
+        if size > self._max_file_bytes:
+            raise TooLarge(
+                f"file is larger than the limit of {self._max_file_bytes} bytes",
+                limit=self._max_file_bytes,
+            )
+
+    async def resolve_existing(self, workspace_id: str, session_id: str, path: str) -> Path:
+        """The real, checked location of an existing regular file, for serving it."""
+        parts = check_relative_path(path)
+        directory = self.directory(workspace_id, session_id)
+        located = await to_thread.run_sync(_fs.existing_file, directory, parts)
+        return located.real
+
+    async def delete(self, workspace_id: str, session_id: str, path: str) -> None:
+        parts = check_relative_path(path)
+        await to_thread.run_sync(_fs.delete, self.directory(workspace_id, session_id), parts)
+
+    async def remove_modified_after(
+        self, workspace_id: str, session_id: str, moment: datetime
+    ) -> builtins.list[str]:
+        """Delete the files changed after ``moment`` (naive means UTC); return their paths."""
+        directory = self.directory(workspace_id, session_id)
+        return await to_thread.run_sync(_fs.remove_newer, directory, _fs.to_ns(moment))
+
+    async def read_all(
+        self, workspace_id: str, session_id: str
+    ) -> AsyncIterator[tuple[FileInfo, bytes]]:
+        directory = self.directory(workspace_id, session_id)
+        base = await to_thread.run_sync(_fs.resolve, directory)
+        for relpath, _ in await to_thread.run_sync(_fs.walk, base):
+            item = await to_thread.run_sync(_fs.read, base, relpath)
+            if item is not None:  # removed since the walk
+                yield item
+
+    async def restore(
+        self,
+        workspace_id: str,
+        session_id: str,
+        files: Iterable[tuple[str, bytes, datetime | None]],
+    ) -> None:
+        directory = self.directory(workspace_id, session_id)
+        await to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
+        for path, data, modified_at in files:
+            parts = check_relative_path(path)
+            self._check_size(len(data))
+            mtime_ns = None if modified_at is None else _fs.to_ns(modified_at)
+            await to_thread.run_sync(_fs.write_whole, directory, parts, data, mtime_ns)
+
+    def add_to_tar(
+        self, tar: tarfile.TarFile, workspace_id: str, session_id: str, arcprefix: str = "files/"
+    ) -> None:
+        """Add every file as a plain regular member; blocking, so call it in a thread."""
+        base = _fs.resolve(self.directory(workspace_id, session_id))
+        for relpath, _ in _fs.walk(base):
+            handle = _fs.open_regular(base / relpath)
+            if handle is None:
+                continue
+            with handle:
+                tar.addfile(_tar_member(arcprefix + relpath, handle), handle)
+
+
+def _tar_member(name: str, handle: BinaryIO) -> tarfile.TarInfo:
+    """A member that records size, mtime and mode, but not the server's owner."""
+    st = os.fstat(handle.fileno())
+    member = tarfile.TarInfo(name)
+    member.size = st.st_size
+    member.mtime = st.st_mtime_ns / 1e9
+    member.mode = st.st_mode & 0o777
+    return member

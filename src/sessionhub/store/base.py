@@ -1,0 +1,238 @@
+"""The abstract session store: every persistence operation the service needs.
+
+One interface, several backends chosen by URL (``open_store``); one
+conformance suite (``sessionhub.testing.conformance``) runs against each.
+Methods are keyword-only and return domain models; failures are domain
+errors from ``sessionhub.core.errors``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sessionhub.core.models import (
+    ApiKey,
+    Event,
+    EventCreate,
+    Page,
+    Principal,
+    Run,
+    RunStatus,
+    Session,
+    SessionCreate,
+    SessionQuery,
+    SessionUpdate,
+    Workspace,
+)
+
+Listener = Callable[[str, str, int], None]
+"""Called with (topic, session_id, seq) after a committed change."""
+
+
+@dataclass(frozen=True)
+class Created:
+    session: Session
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Rewound:
+    session: Session
+    deleted_events: int
+    first_deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: ApiKey
+    secret: str
+
+
+class SessionStore(abc.ABC):
+    dialect: str
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect, migrate to head and start the writer; idempotent."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Hear about committed changes from every process; returns unsubscribe."""
+
+    # sessions
+    @abc.abstractmethod
+    async def create_session(
+        self,
+        *,
+        workspace_id: str,
+        spec: SessionCreate,
+        idempotency_key: str | None = None,
+        if_exists: str = "error",
+        session_id: str | None = None,
+        forked: tuple[str, str | None] | None = None,
+    ) -> Created: ...
+
+    @abc.abstractmethod
+    async def get_session(self, *, workspace_id: str, session_id: str) -> Session: ...
+
+    @abc.abstractmethod
+    async def list_sessions(self, *, workspace_id: str, query: SessionQuery) -> Page[Session]: ...
+
+    @abc.abstractmethod
+    async def update_session(
+        self,
+        *,
+        workspace_id: str,
+        session_id: str,
+        patch: SessionUpdate,
+        fields: set[str],
+        if_version: int | None = None,
+    ) -> Session: ...
+
+    @abc.abstractmethod
+    async def delete_session(self, *, workspace_id: str, session_id: str) -> list[str]:
+        """Delete a session and its descendants; return every deleted id."""
+
+    @abc.abstractmethod
+    async def set_attributes(
+        self, *, workspace_id: str, session_id: str, attributes: dict[str, Any]
+    ) -> Session:
+        """Merge driver-owned attributes (top-level keys replaced)."""
+
+    # events
+    @abc.abstractmethod
+    async def append_events(
+        self,
+        *,
+        workspace_id: str,
+        session_id: str,
+        events: Sequence[EventCreate],
+        expected_seq: int | None = None,
+    ) -> list[Event]: ...
+
+    @abc.abstractmethod
+    async def list_events(
+        self, *, workspace_id: str, session_id: str, after: int = 0, limit: int = 100
+    ) -> Page[Event]: ...
+
+    @abc.abstractmethod
+    async def tail_events(
+        self, *, workspace_id: str, session_id: str, limit: int = 50
+    ) -> list[Event]: ...
+
+    @abc.abstractmethod
+    async def get_event(self, *, workspace_id: str, session_id: str, event_id: str) -> Event: ...
+
+    async def iter_events(
+        self, *, workspace_id: str, session_id: str, after: int = 0, page_size: int = 1000
+    ) -> AsyncIterator[Event]:
+        """Every event after ``after``, read a page at a time."""
+        while True:
+            page = await self.list_events(
+                workspace_id=workspace_id, session_id=session_id, after=after, limit=page_size
+            )
+            for event in page.items:
+                yield event
+            if page.next_cursor is None:
+                return
+            after = int(page.next_cursor)
+
+    @abc.abstractmethod
+    async def fork_session(
+        self,
+        *,
+        workspace_id: str,
+        session_id: str,
+        at_event_id: str | None,
+        spec: SessionCreate,
+    ) -> Session: ...
+
+    @abc.abstractmethod
+    async def rewind_session(
+        self, *, workspace_id: str, session_id: str, to_event_id: str
+    ) -> Rewound: ...
+
+    @abc.abstractmethod
+    async def import_events(
+        self,
+        *,
+        workspace_id: str,
+        session_id: str,
+        events: Sequence[Event],
+        keep_ids: bool = False,
+    ) -> None:
+        """Insert already-numbered events (import); totals are recounted."""
+
+    @abc.abstractmethod
+    async def finish_import(
+        self, *, workspace_id: str, session_id: str, last_seq: int, created_at: datetime
+    ) -> None:
+        """Restore the imported session's seq counter and creation time."""
+
+    # runs
+    @abc.abstractmethod
+    async def start_run(
+        self, *, workspace_id: str, session_id: str, driver: str, input: dict[str, Any], owner: str
+    ) -> Run: ...
+
+    @abc.abstractmethod
+    async def finish_run(
+        self, *, run_id: str, status: RunStatus, error: str | None = None
+    ) -> Run: ...
+
+    @abc.abstractmethod
+    async def active_run(self, *, workspace_id: str, session_id: str) -> Run | None: ...
+
+    @abc.abstractmethod
+    async def request_cancel(self, *, session_id: str) -> None:
+        """Ask whichever process owns the session's run to cancel it."""
+
+    @abc.abstractmethod
+    async def hold_owner_lock(self, owner: str) -> None:
+        """Mark this process alive for ``interrupt_orphaned_runs`` in other processes."""
+
+    @abc.abstractmethod
+    async def interrupt_orphaned_runs(self, *, owner: str) -> int:
+        """Mark runs whose owning process is gone as interrupted."""
+
+    # tenancy
+    @abc.abstractmethod
+    async def create_workspace(self, *, name: str) -> Workspace: ...
+
+    @abc.abstractmethod
+    async def get_workspace(self, *, name: str) -> Workspace | None: ...
+
+    @abc.abstractmethod
+    async def create_key(self, *, workspace_id: str, name: str, admin: bool) -> NewKey: ...
+
+    @abc.abstractmethod
+    async def list_keys(self, *, workspace_id: str | None) -> list[ApiKey]: ...
+
+    @abc.abstractmethod
+    async def revoke_key(self, *, workspace_id: str | None, key_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def resolve_key(self, *, secret: str) -> Principal | None: ...
+
+    @abc.abstractmethod
+    async def count_keys(self) -> int: ...
+
+    # housekeeping
+    @abc.abstractmethod
+    async def delete_expired(self, *, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        """Delete sessions past ``expires_at``; return (workspace_id, id) of each."""
+
+    @abc.abstractmethod
+    async def ready(self) -> tuple[bool, str]:
+        """Reachable and migrated to head? With a reason when not."""
+
+    @abc.abstractmethod
+    async def stats(self) -> dict[str, int]:
+        """Counts for metrics: sessions, events, active runs."""

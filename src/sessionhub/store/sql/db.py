@@ -1,0 +1,288 @@
+"""Database access below the store: one small async interface, two engines.
+
+SQL is written once with ``:name`` parameters. SQLite runs it through the
+standard ``sqlite3`` module *on the event loop* — short bounded statements
+measured faster there than through any thread hop (ARCHITECTURE §3) — and only
+the durable ``COMMIT`` (the fsync) goes to a dedicated thread. PostgreSQL runs
+it through asyncpg, the placeholders rewritten to ``$n`` once per statement.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+Row = Mapping[str, Any]
+Params = Mapping[str, Any]
+
+
+class Conn(abc.ABC):
+    """A connection as the store sees it."""
+
+    dialect: str
+
+    @abc.abstractmethod
+    async def fetch(self, sql: str, params: Params | None = None) -> list[Row]: ...
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        """Run one statement; return the number of rows it changed."""
+
+    @abc.abstractmethod
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+
+    async def fetchrow(self, sql: str, params: Params | None = None) -> Row | None:
+        rows = await self.fetch(sql, params)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, params: Params | None = None) -> Any:
+        row = await self.fetchrow(sql, params)
+        return None if row is None else next(iter(row.values()))
+
+    @abc.abstractmethod
+    def savepoint(self) -> Any:
+        """An async context manager: a nested transaction rolled back on error."""
+
+
+class Database(abc.ABC):
+    """Owns the connections: a read path and the single write connection."""
+
+    dialect: str
+
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def read(self) -> Any:
+        """Async context manager yielding a `Conn` for bounded reads."""
+
+    @abc.abstractmethod
+    def write_transaction(self) -> Any:
+        """Async context manager yielding the write `Conn` inside one transaction."""
+
+
+# --- SQLite ---------------------------------------------------------------
+
+
+def to_sqlite(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_ts(value)
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def format_ts(value: datetime) -> str:
+    """Fixed-width UTC ISO text: sorts lexicographically in time order."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _sqlite_params(params: Params | None) -> dict[str, Any]:
+    return {k: to_sqlite(v) for k, v in (params or {}).items()}
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
+
+
+class SqliteConn(Conn):
+    dialect = "sqlite"
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+        self._savepoints = 0
+
+    async def fetch(self, sql: str, params: Params | None = None) -> list[Row]:
+        return self.raw.execute(sql, _sqlite_params(params)).fetchall()
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        return self.raw.execute(sql, _sqlite_params(params)).rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        self.raw.executemany(sql, [_sqlite_params(r) for r in rows])
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        self._savepoints += 1
+        name = f"sp{self._savepoints}"
+        self.raw.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.raw.execute(f"ROLLBACK TO {name}")
+            self.raw.execute(f"RELEASE {name}")
+            raise
+        else:
+            self.raw.execute(f"RELEASE {name}")
+
+
+def sqlite_connect(path: Path, *, synchronous: str, readonly: bool = False) -> sqlite3.Connection:
+    raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    raw.row_factory = _dict_row
+    raw.execute("PRAGMA busy_timeout = 10000")
+    if not readonly:
+        raw.execute("PRAGMA journal_mode = WAL")
+    raw.execute(f"PRAGMA synchronous = {synchronous}")
+    raw.execute("PRAGMA foreign_keys = ON")
+    return raw
+
+
+class SqliteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._writer: SqliteConn | None = None
+        self._reader: SqliteConn | None = None
+        self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = SqliteConn(sqlite_connect(self.path, synchronous=self.synchronous))
+        self._reader = SqliteConn(
+            sqlite_connect(self.path, synchronous=self.synchronous, readonly=True)
+        )
+
+    async def close(self) -> None:
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                conn.raw.close()
+        self._writer = self._reader = None
+        self._commit_thread.shutdown(wait=True)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Conn]:
+        assert self._reader is not None, "database is not open"
+        yield self._reader
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[Conn]:
+        conn = self._writer
+        assert conn is not None, "database is not open"
+        conn.raw.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.raw.execute("ROLLBACK")
+            raise
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._commit_thread, conn.raw.execute, "COMMIT")
+
+
+# --- PostgreSQL -------------------------------------------------------------
+
+_PARAM = re.compile(r"(?<!:):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=512)
+def pg_sql(sql: str) -> tuple[str, tuple[str, ...]]:
+    """Rewrite ``:name`` placeholders to asyncpg's ``$n``; names in order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _PARAM.sub(number, sql), tuple(names)
+
+
+def _pg_args(names: tuple[str, ...], params: Params | None) -> list[Any]:
+    params = params or {}
+    return [params[n] for n in names]
+
+
+class PgConn(Conn):
+    dialect = "postgresql"
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    async def fetch(self, sql: str, params: Params | None = None) -> list[Row]:
+        text, names = pg_sql(sql)
+        return list(await self.raw.fetch(text, *_pg_args(names, params)))
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        text, names = pg_sql(sql)
+        status: str = await self.raw.execute(text, *_pg_args(names, params))
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        text, names = pg_sql(sql)
+        await self.raw.executemany(text, [_pg_args(names, r) for r in rows])
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        async with self.raw.transaction():
+            yield
+
+
+async def _init_pg_connection(conn: Any) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name,
+            encoder=lambda v: orjson.dumps(v).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+class PostgresDatabase(Database):
+    dialect = "postgresql"
+
+    def __init__(self, dsn: str, *, pool_size: int = 10) -> None:
+        self.dsn = dsn
+        self.pool_size = pool_size
+        self.pool: Any = None
+        self._writer: Any = None
+
+    async def open(self) -> None:
+        import asyncpg
+
+        self.pool = await asyncpg.create_pool(
+            self.dsn, min_size=1, max_size=self.pool_size, init=_init_pg_connection
+        )
+        self._writer = await asyncpg.connect(self.dsn)
+        await _init_pg_connection(self._writer)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+        if self.pool is not None:
+            await self.pool.close()
+        self._writer = self.pool = None
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Conn]:
+        async with self.pool.acquire() as raw:
+            yield PgConn(raw)
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[Conn]:
+        async with self._writer.transaction():
+            yield PgConn(self._writer)
+
+    async def connect_raw(self) -> Any:
+        """A dedicated connection outside the pool (LISTEN needs one)."""
+        import asyncpg
+
+        return await asyncpg.connect(self.dsn)

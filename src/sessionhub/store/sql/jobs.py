@@ -1,0 +1,468 @@
+"""Write jobs: each checks the current state, then writes (inside the writer)."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from sessionhub.core.errors import AlreadyExists, Conflict, NotFound, SeqMismatch
+from sessionhub.core.models import Event, EventCreate, SessionCreate, SessionUpdate
+from sessionhub.store.base import Created, Rewound
+from sessionhub.store.sql.db import Conn, Row
+from sessionhub.store.sql.rows import (
+    Counts,
+    event_from_row,
+    event_row,
+    imported_event_row,
+    js,
+    new_id,
+    now,
+    session_from_row,
+)
+from sessionhub.store.sql.writer import Notice, Outcome, WriteJob
+
+SESSION_COLUMNS = (
+    "id, workspace_id, kind, name, title, parent_id, forked_from, forked_at_event, status, "
+    "attributes, metadata, counts, event_count, message_count, tool_call_count, input_tokens, "
+    "output_tokens, cost, duration_ms, last_seq, version, idempotency_key, request_hash, "
+    "created_at, updated_at, expires_at"
+)
+EVENT_COLUMNS = (
+    "id, session_id, seq, type, role, payload, input_tokens, output_tokens, cost, "
+    "duration_ms, created_at"
+)
+INSERT_EVENT = (
+    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (:id, :session_id, :seq, :type, :role, "
+    ":payload, :input_tokens, :output_tokens, :cost, :duration_ms, :created_at)"
+)
+UPDATE_TOTALS = (
+    "UPDATE sessions SET event_count = :event_count, message_count = :message_count, "
+    "tool_call_count = :tool_call_count, input_tokens = :input_tokens, "
+    "output_tokens = :output_tokens, cost = :cost, duration_ms = :duration_ms, "
+    "counts = :counts, last_seq = :last_seq, version = version + 1, updated_at = :updated_at "
+    "WHERE id = :id"
+)
+SQLITE_UUID4 = (
+    "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || "
+    "substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || "
+    "substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
+)
+UNIQUE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
+try:
+    import asyncpg
+
+    UNIQUE_ERRORS += (asyncpg.UniqueViolationError,)
+except ImportError:  # pragma: no cover - asyncpg is a dependency
+    pass
+
+
+async def lock_session(conn: Conn, workspace_id: str, session_id: str) -> Row:
+    """Read a session row for writing; on PostgreSQL the row lock orders writers."""
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+    row = await conn.fetchrow(
+        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = :id AND workspace_id = :ws{lock}",
+        {"id": session_id, "ws": workspace_id},
+    )
+    if row is None:
+        raise NotFound(f"session {session_id} not found")
+    return row
+
+
+async def reread(conn: Conn, session_id: str) -> Row:
+    row = await conn.fetchrow(
+        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = :id", {"id": session_id}
+    )
+    assert row is not None
+    return row
+
+
+async def recount(conn: Conn, session_id: str) -> None:
+    """Recompute a session's totals from its events (fork, rewind, import)."""
+    sums = await conn.fetchrow(
+        "SELECT count(*) AS event_count, "
+        "coalesce(sum(CASE WHEN type = 'message' THEN 1 ELSE 0 END), 0) AS message_count, "
+        "coalesce(sum(CASE WHEN type = 'tool_call' THEN 1 ELSE 0 END), 0) AS tool_call_count, "
+        "coalesce(sum(input_tokens), 0) AS input_tokens, "
+        "coalesce(sum(output_tokens), 0) AS output_tokens, "
+        "coalesce(sum(cost), 0) AS cost, coalesce(sum(duration_ms), 0) AS duration_ms "
+        "FROM events WHERE session_id = :id",
+        {"id": session_id},
+    )
+    assert sums is not None
+    by_type = await conn.fetch(
+        "SELECT type AS k, count(*) AS n FROM events WHERE session_id = :id GROUP BY type",
+        {"id": session_id},
+    )
+    by_role = await conn.fetch(
+        "SELECT role AS k, count(*) AS n FROM events WHERE session_id = :id "
+        "AND role IS NOT NULL GROUP BY role",
+        {"id": session_id},
+    )
+    counts = {
+        "by_type": {r["k"]: r["n"] for r in by_type},
+        "by_role": {r["k"]: r["n"] for r in by_role},
+    }
+    await conn.execute(
+        "UPDATE sessions SET event_count = :event_count, message_count = :message_count, "
+        "tool_call_count = :tool_call_count, input_tokens = :input_tokens, "
+        "output_tokens = :output_tokens, cost = :cost, duration_ms = :duration_ms, "
+        "counts = :counts WHERE id = :id",
+        {**dict(sums), "cost": float(sums["cost"]), "counts": counts, "id": session_id},
+    )
+
+
+def request_hash(spec: SessionCreate) -> str:
+    canonical = orjson.dumps(spec.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+@dataclass
+class CreateSession(WriteJob[Created]):
+    workspace_id: str
+    spec: SessionCreate
+    idempotency_key: str | None = None
+    if_exists: str = "error"
+    session_id: str | None = None
+    forked: tuple[str, str | None] | None = None
+    last_seq: int = 0
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> Created:
+        replay = await self._existing(conn)
+        if replay is not None:
+            return replay
+        if self.spec.parent_id is not None:
+            await lock_session(conn, self.workspace_id, self.spec.parent_id)
+        sid = self.session_id or new_id()
+        try:
+            await conn.execute(INSERT_SESSION, self._params(sid))
+        except UNIQUE_ERRORS as exc:
+            raise AlreadyExists(f"session {sid} already exists") from exc
+        notices.append(Notice("created", sid))
+        return Created(session_from_row(await reread(conn, sid)))
+
+    async def _existing(self, conn: Conn) -> Created | None:
+        if self.idempotency_key is not None:
+            row = await conn.fetchrow(
+                f"SELECT {SESSION_COLUMNS} FROM sessions "
+                "WHERE workspace_id = :ws AND idempotency_key = :key",
+                {"ws": self.workspace_id, "key": self.idempotency_key},
+            )
+            if row is not None:
+                if row["request_hash"] != request_hash(self.spec):
+                    raise Conflict("this Idempotency-Key was used with a different request")
+                return Created(session_from_row(row), replayed=True)
+        if self.spec.name is None:
+            return None
+        row = await conn.fetchrow(
+            f"SELECT {SESSION_COLUMNS} FROM sessions "
+            "WHERE workspace_id = :ws AND kind = :kind AND name = :name",
+            {"ws": self.workspace_id, "kind": self.spec.kind, "name": self.spec.name},
+        )
+        if row is None:
+            return None
+        if self.if_exists == "return":
+            return Created(session_from_row(row), replayed=True)
+        raise AlreadyExists(f"a {self.spec.kind} session named {self.spec.name!r} already exists")
+
+    def _params(self, sid: str) -> dict[str, Any]:
+        spec, at = self.spec, now()
+        expires = at + timedelta(seconds=spec.ttl_seconds) if spec.ttl_seconds else None
+        forked_from, forked_at = self.forked or (None, None)
+        return {
+            "id": sid, "workspace_id": self.workspace_id, "kind": spec.kind,
+            "name": spec.name, "title": spec.title, "parent_id": spec.parent_id,
+            "forked_from": forked_from, "forked_at_event": forked_at, "status": "idle",
+            "attributes": spec.attributes, "metadata": spec.metadata,
+            "counts": {"by_type": {}, "by_role": {}}, "last_seq": self.last_seq,
+            "idempotency_key": self.idempotency_key,
+            "request_hash": request_hash(spec) if self.idempotency_key else None,
+            "created_at": at, "expires_at": expires,
+        }  # fmt: skip
+
+
+INSERT_SESSION = (
+    "INSERT INTO sessions (id, workspace_id, kind, name, title, parent_id, forked_from, "
+    "forked_at_event, status, attributes, metadata, counts, event_count, message_count, "
+    "tool_call_count, input_tokens, output_tokens, cost, duration_ms, last_seq, version, "
+    "idempotency_key, request_hash, created_at, updated_at, expires_at) VALUES (:id, "
+    ":workspace_id, :kind, :name, :title, :parent_id, :forked_from, :forked_at_event, :status, "
+    ":attributes, :metadata, :counts, 0, 0, 0, 0, 0, 0, 0, :last_seq, 1, :idempotency_key, "
+    ":request_hash, :created_at, :created_at, :expires_at)"
+)
+
+
+@dataclass
+class UpdateSession(WriteJob[Row]):
+    workspace_id: str
+    session_id: str
+    patch: SessionUpdate
+    fields: set[str]
+    if_version: int | None = None
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> Row:
+        from sessionhub.core.errors import PreconditionFailed
+
+        row = await lock_session(conn, self.workspace_id, self.session_id)
+        if self.if_version is not None and self.if_version != row["version"]:
+            raise PreconditionFailed(
+                f"session is at version {row['version']}, not {self.if_version}",
+                current_version=row["version"],
+            )
+        values = self._values(row)
+        sets = ", ".join(f"{k} = :{k}" for k in values)
+        try:
+            await conn.execute(
+                f"UPDATE sessions SET {sets}, version = version + 1, updated_at = :updated_at "
+                "WHERE id = :id",
+                {**values, "updated_at": now(), "id": self.session_id},
+            )
+        except UNIQUE_ERRORS as exc:
+            raise AlreadyExists(f"a {row['kind']} session with that name already exists") from exc
+        notices.append(Notice("updated", self.session_id))
+        return await reread(conn, self.session_id)
+
+    def _values(self, row: Row) -> dict[str, Any]:
+        patch, values = self.patch, {}
+        for name in self.fields & {"title", "name", "metadata", "status"}:
+            value = getattr(patch, name)
+            values[name] = value if name != "metadata" or value is not None else {}
+        if "ttl_seconds" in self.fields:
+            ttl = patch.ttl_seconds
+            values["expires_at"] = now() + timedelta(seconds=ttl) if ttl else None
+        if "status" in values and values["status"] is None:
+            values["status"] = row["status"]
+        return values
+
+
+@dataclass
+class SetAttributes(WriteJob[Row]):
+    workspace_id: str
+    session_id: str
+    attributes: dict[str, Any]
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> Row:
+        row = await lock_session(conn, self.workspace_id, self.session_id)
+        merged = {**js(row["attributes"]), **self.attributes}
+        await conn.execute(
+            "UPDATE sessions SET attributes = :a, version = version + 1, updated_at = :t "
+            "WHERE id = :id",
+            {"a": merged, "t": now(), "id": self.session_id},
+        )
+        notices.append(Notice("updated", self.session_id))
+        return await reread(conn, self.session_id)
+
+
+DESCENDANTS = (
+    "WITH RECURSIVE tree(id) AS (SELECT id FROM sessions WHERE id = :id "
+    "UNION ALL SELECT s.id FROM sessions s JOIN tree t ON s.parent_id = t.id) "
+    "SELECT id FROM tree"
+)
+
+
+@dataclass
+class DeleteSession(WriteJob[list[str]]):
+    workspace_id: str
+    session_id: str
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> list[str]:
+        await lock_session(conn, self.workspace_id, self.session_id)
+        ids = [r["id"] for r in await conn.fetch(DESCENDANTS, {"id": self.session_id})]
+        await conn.execute("DELETE FROM sessions WHERE id = :id", {"id": self.session_id})
+        notices.extend(Notice("deleted", sid) for sid in ids)
+        return ids
+
+
+@dataclass
+class AppendEvents(WriteJob[list[Event]]):
+    """Appends are coalesced: a batch reads and updates each session row once."""
+
+    workspace_id: str
+    session_id: str
+    events: Sequence[EventCreate]
+    expected_seq: int | None = None
+    coalesce = True
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> list[Event]:
+        outcome = (await self.run_group(conn, [self]))[0]
+        if outcome.error is not None:
+            raise outcome.error
+        notices.extend(outcome.notices)
+        result: list[Event] = outcome.result
+        return result
+
+    @classmethod
+    async def run_group(cls, conn: Conn, jobs: Sequence[WriteJob[Any]]) -> list[Outcome]:
+        at = now()
+        sessions: dict[str, tuple[Counts, int] | BaseException] = {}
+        outcomes: list[Outcome] = []
+        rows: list[dict[str, Any]] = []
+        for job in jobs:
+            assert isinstance(job, AppendEvents)
+            outcomes.append(await job._plan(conn, sessions, rows, at))
+        if rows:
+            await conn.executemany(INSERT_EVENT, rows)
+        for sid, state in sessions.items():
+            if isinstance(state, tuple):
+                counts, last_seq = state
+                await conn.execute(
+                    UPDATE_TOTALS,
+                    {**counts.params(), "last_seq": last_seq, "updated_at": at, "id": sid},
+                )
+        return outcomes
+
+    async def _plan(
+        self,
+        conn: Conn,
+        sessions: dict[str, tuple[Counts, int] | BaseException],
+        rows: list[dict[str, Any]],
+        at: datetime,
+    ) -> Outcome:
+        state = sessions.get(self.session_id)
+        if state is None:
+            try:
+                row = await lock_session(conn, self.workspace_id, self.session_id)
+                state = (Counts(row), row["last_seq"])
+            except NotFound as exc:
+                state = exc
+            sessions[self.session_id] = state
+        if isinstance(state, BaseException):
+            return Outcome(error=state)
+        counts, last_seq = state
+        if self.expected_seq is not None and self.expected_seq != last_seq:
+            return Outcome(
+                error=SeqMismatch(
+                    f"expected_seq is {self.expected_seq} but the session is at {last_seq}",
+                    current_seq=last_seq,
+                )
+            )
+        new_rows = [
+            event_row(self.session_id, last_seq + i + 1, e, at) for i, e in enumerate(self.events)
+        ]
+        for event in self.events:
+            counts.add(event)
+        rows.extend(new_rows)
+        last_seq += len(new_rows)
+        sessions[self.session_id] = (counts, last_seq)
+        return Outcome(
+            result=[event_from_row(r) for r in new_rows],
+            notices=[Notice("events", self.session_id, last_seq)],
+        )
+
+
+@dataclass
+class ForkSession(WriteJob[Created]):
+    workspace_id: str
+    session_id: str
+    at_event_id: str | None
+    spec: SessionCreate
+    _new_id: str = field(default_factory=new_id)
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> Created:
+        source = await lock_session(conn, self.workspace_id, self.session_id)
+        cut = source["last_seq"]
+        if self.at_event_id is not None:
+            cut = await event_seq(conn, self.session_id, self.at_event_id)
+        create = CreateSession(
+            self.workspace_id, self.spec, session_id=self._new_id,
+            forked=(self.session_id, self.at_event_id), last_seq=cut,
+        )  # fmt: skip
+        await create.run(conn, notices)
+        uuid_sql = "gen_random_uuid()::text" if conn.dialect == "postgresql" else SQLITE_UUID4
+        await conn.execute(
+            f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {uuid_sql}, :new, seq, type, role, "
+            "payload, input_tokens, output_tokens, cost, duration_ms, created_at "
+            "FROM events WHERE session_id = :old AND seq <= :cut ORDER BY seq",
+            {"new": self._new_id, "old": self.session_id, "cut": cut},
+        )
+        await recount(conn, self._new_id)
+        return Created(session_from_row(await reread(conn, self._new_id)))
+
+
+async def event_seq(conn: Conn, session_id: str, event_id: str) -> int:
+    seq = await conn.fetchval(
+        "SELECT seq FROM events WHERE id = :id AND session_id = :sid",
+        {"id": event_id, "sid": session_id},
+    )
+    if seq is None:
+        raise NotFound(f"event {event_id} not found in session {session_id}")
+    return int(seq)
+
+
+@dataclass
+class RewindSession(WriteJob[Rewound]):
+    workspace_id: str
+    session_id: str
+    to_event_id: str
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> Rewound:
+        await lock_session(conn, self.workspace_id, self.session_id)
+        cut = await event_seq(conn, self.session_id, self.to_event_id)
+        first = await conn.fetchval(
+            "SELECT created_at FROM events WHERE session_id = :sid AND seq > :cut "
+            "ORDER BY seq LIMIT 1",
+            {"sid": self.session_id, "cut": cut},
+        )
+        deleted = await conn.execute(
+            "DELETE FROM events WHERE session_id = :sid AND seq > :cut",
+            {"sid": self.session_id, "cut": cut},
+        )
+        await recount(conn, self.session_id)
+        await conn.execute(
+            "UPDATE sessions SET version = version + 1, updated_at = :t WHERE id = :id",
+            {"t": now(), "id": self.session_id},
+        )
+        notices.append(Notice("rewound", self.session_id, cut))
+        from sessionhub.store.sql.rows import opt_ts
+
+        session = session_from_row(await reread(conn, self.session_id))
+        return Rewound(session, deleted, opt_ts(first))
+
+
+@dataclass
+class ImportEvents(WriteJob[None]):
+    workspace_id: str
+    session_id: str
+    events: Sequence[Event]
+    keep_ids: bool = False
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> None:
+        row = await lock_session(conn, self.workspace_id, self.session_id)
+        rows = [imported_event_row(self.session_id, e, self.keep_ids) for e in self.events]
+        if not rows:
+            return
+        if min(r["seq"] for r in rows) <= row["last_seq"]:
+            raise Conflict("imported events must come after the session's last seq")
+        try:
+            await conn.executemany(INSERT_EVENT, rows)
+        except UNIQUE_ERRORS as exc:
+            raise AlreadyExists("an imported event id or seq already exists") from exc
+        await recount(conn, self.session_id)
+        await conn.execute(
+            "UPDATE sessions SET last_seq = :seq WHERE id = :id",
+            {"seq": max(r["seq"] for r in rows), "id": self.session_id},
+        )
+
+
+@dataclass
+class FinishImport(WriteJob[None]):
+    workspace_id: str
+    session_id: str
+    last_seq: int
+    created_at: datetime
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> None:
+        row = await lock_session(conn, self.workspace_id, self.session_id)
+        await conn.execute(
+            "UPDATE sessions SET last_seq = :seq, created_at = :at WHERE id = :id",
+            {
+                "seq": max(row["last_seq"], self.last_seq),
+                "at": self.created_at,
+                "id": self.session_id,
+            },
+        )

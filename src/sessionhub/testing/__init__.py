@@ -1,0 +1,1 @@
+"""Helpers for testing sessionhub and its plugins (drivers, stores)."""

@@ -1,0 +1,325 @@
+"""The store conformance suite: one set of tests every `SessionStore` must pass.
+
+Import it into a test module that provides a ``store`` fixture::
+
+    from sessionhub.testing.conformance import *  # noqa: F403
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sessionhub.core import errors
+from sessionhub.core.models import (
+    EventCreate,
+    Role,
+    RunStatus,
+    SessionCreate,
+    SessionQuery,
+    SessionUpdate,
+)
+from sessionhub.store.base import SessionStore
+
+pytestmark = pytest.mark.anyio
+
+
+async def workspace(store: SessionStore, name: str = "w") -> str:
+    return (await store.create_workspace(name=name)).id
+
+
+def message(text: str, role: Role = Role.user, **extra: object) -> EventCreate:
+    return EventCreate(type="message", role=role, payload={"text": text}, **extra)  # type: ignore[arg-type]
+
+
+async def test_create_and_get_round_trip(store: SessionStore) -> None:
+    ws = await workspace(store)
+    spec = SessionCreate(title="t", name="n", metadata={"team": "a"}, attributes={"x": [1]})
+    created = await store.create_session(workspace_id=ws, spec=spec)
+    got = await store.get_session(workspace_id=ws, session_id=created.session.id)
+    assert got == created.session
+    assert (got.kind, got.title, got.name, got.metadata, got.attributes) == (
+        "generic",
+        "t",
+        "n",
+        {"team": "a"},
+        {"x": [1]},
+    )
+    assert got.version == 1 and got.last_seq == 0 and got.totals.events == 0
+
+
+async def test_foreign_workspace_sees_nothing(store: SessionStore) -> None:
+    a, b = await workspace(store, "a"), await workspace(store, "b")
+    sid = (await store.create_session(workspace_id=a, spec=SessionCreate())).session.id
+    with pytest.raises(errors.NotFound):
+        await store.get_session(workspace_id=b, session_id=sid)
+    with pytest.raises(errors.NotFound):
+        await store.append_events(workspace_id=b, session_id=sid, events=[message("x")])
+    assert (await store.list_sessions(workspace_id=b, query=SessionQuery())).items == []
+
+
+async def test_unique_name_per_workspace_and_kind(store: SessionStore) -> None:
+    ws = await workspace(store)
+    await store.create_session(workspace_id=ws, spec=SessionCreate(name="same"))
+    with pytest.raises(errors.AlreadyExists):
+        await store.create_session(workspace_id=ws, spec=SessionCreate(name="same"))
+    other = await store.create_session(
+        workspace_id=ws, spec=SessionCreate(name="same", kind="other")
+    )
+    assert other.session.name == "same"
+
+
+async def test_get_or_create_by_name_is_one_session_under_concurrency(store: SessionStore) -> None:
+    ws = await workspace(store)
+    results = await asyncio.gather(*[
+        store.create_session(workspace_id=ws, spec=SessionCreate(name="once"), if_exists="return")
+        for _ in range(20)
+    ])  # fmt: skip
+    assert len({r.session.id for r in results}) == 1
+    assert sum(not r.replayed for r in results) == 1
+
+
+async def test_idempotency_key_replays_and_detects_misuse(store: SessionStore) -> None:
+    ws = await workspace(store)
+    first = await store.create_session(
+        workspace_id=ws, spec=SessionCreate(title="a"), idempotency_key="k1"
+    )
+    again = await store.create_session(
+        workspace_id=ws, spec=SessionCreate(title="a"), idempotency_key="k1"
+    )
+    assert again.replayed and again.session.id == first.session.id
+    with pytest.raises(errors.Conflict):
+        await store.create_session(
+            workspace_id=ws, spec=SessionCreate(title="b"), idempotency_key="k1"
+        )
+
+
+async def test_append_assigns_increasing_seq_and_keeps_totals(store: SessionStore) -> None:
+    ws = await workspace(store)
+    sid = (await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+    batches = await asyncio.gather(*[
+        store.append_events(
+            workspace_id=ws, session_id=sid,
+            events=[message(f"m{i}", input_tokens=2, output_tokens=3, cost=0.5)],
+        )
+        for i in range(50)
+    ])  # fmt: skip
+    seqs = sorted(b[0].seq for b in batches)
+    assert seqs == list(range(1, 51))
+    await store.append_events(
+        workspace_id=ws, session_id=sid,
+        events=[EventCreate(type="tool_call", role=Role.assistant, duration_ms=7)],
+    )  # fmt: skip
+    session = await store.get_session(workspace_id=ws, session_id=sid)
+    totals = session.totals
+    assert session.last_seq == 51
+    assert (totals.events, totals.messages, totals.tool_calls) == (51, 50, 1)
+    assert (totals.input_tokens, totals.output_tokens, totals.duration_ms) == (100, 150, 7)
+    assert totals.cost == pytest.approx(25.0)
+    assert totals.by_role == {"user": 50, "assistant": 1}
+    assert totals.by_type == {"message": 50, "tool_call": 1}
+
+
+async def test_expected_seq_mismatch_reports_current(store: SessionStore) -> None:
+    ws = await workspace(store)
+    sid = (await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+    await store.append_events(
+        workspace_id=ws, session_id=sid, events=[message("a")], expected_seq=0
+    )
+    with pytest.raises(errors.SeqMismatch) as caught:
+        await store.append_events(
+            workspace_id=ws, session_id=sid, events=[message("b")], expected_seq=0
+        )
+    assert caught.value.current_seq == 1
+    assert (await store.get_session(workspace_id=ws, session_id=sid)).totals.events == 1
+
+
+async def test_events_page_forward_and_tail(store: SessionStore) -> None:
+    ws = await workspace(store)
+    sid = (await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+    await store.append_events(
+        workspace_id=ws, session_id=sid, events=[message(str(i)) for i in range(25)]
+    )
+    page = await store.list_events(workspace_id=ws, session_id=sid, after=0, limit=10)
+    assert [e.seq for e in page.items] == list(range(1, 11)) and page.next_cursor == "10"
+    last = await store.list_events(workspace_id=ws, session_id=sid, after=20, limit=10)
+    assert [e.seq for e in last.items] == [21, 22, 23, 24, 25] and last.next_cursor is None
+    tail = await store.tail_events(workspace_id=ws, session_id=sid, limit=3)
+    assert [e.payload["text"] for e in tail] == ["22", "23", "24"]
+    one = await store.get_event(workspace_id=ws, session_id=sid, event_id=tail[0].id)
+    assert one == tail[0]
+    streamed = [
+        e.seq async for e in store.iter_events(workspace_id=ws, session_id=sid, page_size=7)
+    ]
+    assert streamed == list(range(1, 26))
+
+
+async def test_list_filters_and_cursor_pages(store: SessionStore) -> None:
+    ws = await workspace(store)
+    ids = []
+    for i in range(7):
+        spec = SessionCreate(kind="a" if i % 2 else "b", metadata={"n": str(i % 3)})
+        ids.append((await store.create_session(workspace_id=ws, spec=spec)).session.id)
+    child = SessionCreate(parent_id=ids[0])
+    child_id = (await store.create_session(workspace_id=ws, spec=child)).session.id
+    seen, cursor = [], None
+    while True:
+        page = await store.list_sessions(
+            workspace_id=ws, query=SessionQuery(limit=3, cursor=cursor)
+        )
+        seen += [s.id for s in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == list(reversed(ids))
+    kinds = await store.list_sessions(workspace_id=ws, query=SessionQuery(kind="a"))
+    assert {s.kind for s in kinds.items} == {"a"} and len(kinds.items) == 3
+    meta = await store.list_sessions(workspace_id=ws, query=SessionQuery(metadata={"n": "0"}))
+    assert len(meta.items) == 3
+    children = await store.list_sessions(workspace_id=ws, query=SessionQuery(parent_id=ids[0]))
+    assert [s.id for s in children.items] == [child_id]
+    every = await store.list_sessions(workspace_id=ws, query=SessionQuery(include_children=True))
+    assert len(every.items) == 8
+    future = datetime.now(UTC) + timedelta(hours=1)
+    none = await store.list_sessions(workspace_id=ws, query=SessionQuery(created_after=future))
+    assert none.items == []
+    with pytest.raises(errors.Invalid):
+        await store.list_sessions(workspace_id=ws, query=SessionQuery(cursor="garbage!"))
+
+
+async def test_update_with_version_check(store: SessionStore) -> None:
+    ws = await workspace(store)
+    s = (await store.create_session(workspace_id=ws, spec=SessionCreate(title="a"))).session
+    patch = SessionUpdate(title="b", metadata={"k": "v"})
+    updated = await store.update_session(
+        workspace_id=ws, session_id=s.id, patch=patch, fields={"title", "metadata"},
+        if_version=s.version,
+    )  # fmt: skip
+    assert (updated.title, updated.metadata, updated.version) == ("b", {"k": "v"}, s.version + 1)
+    with pytest.raises(errors.PreconditionFailed) as caught:
+        await store.update_session(
+            workspace_id=ws, session_id=s.id, patch=patch, fields={"title"}, if_version=s.version
+        )
+    assert caught.value.current_version == updated.version
+
+
+async def test_delete_cascades_to_children_and_events(store: SessionStore) -> None:
+    ws = await workspace(store)
+    parent = (await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+    child = (
+        await store.create_session(workspace_id=ws, spec=SessionCreate(parent_id=parent))
+    ).session.id
+    grandchild = (
+        await store.create_session(workspace_id=ws, spec=SessionCreate(parent_id=child))
+    ).session.id
+    await store.append_events(workspace_id=ws, session_id=child, events=[message("x")])
+    deleted = await store.delete_session(workspace_id=ws, session_id=parent)
+    assert set(deleted) == {parent, child, grandchild}
+    for sid in deleted:
+        with pytest.raises(errors.NotFound):
+            await store.get_session(workspace_id=ws, session_id=sid)
+
+
+async def test_fork_copies_events_up_to_point(store: SessionStore) -> None:
+    ws = await workspace(store)
+    sid = (await store.create_session(workspace_id=ws, spec=SessionCreate(title="src"))).session.id
+    events = await store.append_events(
+        workspace_id=ws, session_id=sid, events=[message(str(i), cost=1.0) for i in range(5)]
+    )
+    fork = await store.fork_session(
+        workspace_id=ws, session_id=sid, at_event_id=events[2].id, spec=SessionCreate(title="f")
+    )
+    assert (fork.forked_from, fork.forked_at_event) == (sid, events[2].id)
+    copied = (await store.list_events(workspace_id=ws, session_id=fork.id)).items
+    assert [e.payload for e in copied] == [e.payload for e in events[:3]]
+    assert [e.seq for e in copied] == [1, 2, 3]
+    assert not {e.id for e in copied} & {e.id for e in events}
+    assert fork.totals.events == 3 and fork.totals.cost == pytest.approx(3.0)
+    assert fork.last_seq == 3
+    whole = await store.fork_session(
+        workspace_id=ws, session_id=sid, at_event_id=None, spec=SessionCreate()
+    )
+    assert whole.totals.events == 5
+    with pytest.raises(errors.NotFound):
+        await store.fork_session(
+            workspace_id=ws, session_id=sid, at_event_id="nope", spec=SessionCreate()
+        )
+
+
+async def test_rewind_deletes_later_events_and_never_reuses_seq(store: SessionStore) -> None:
+    ws = await workspace(store)
+    sid = (await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+    events = await store.append_events(
+        workspace_id=ws, session_id=sid, events=[message(str(i), input_tokens=1) for i in range(5)]
+    )
+    rewound = await store.rewind_session(workspace_id=ws, session_id=sid, to_event_id=events[1].id)
+    assert rewound.deleted_events == 3
+    assert rewound.first_deleted_at == events[2].created_at
+    assert rewound.session.totals.events == 2 and rewound.session.totals.input_tokens == 2
+    assert rewound.session.last_seq == 5
+    added = await store.append_events(workspace_id=ws, session_id=sid, events=[message("new")])
+    assert added[0].seq == 6
+    with pytest.raises(errors.NotFound):
+        await store.rewind_session(workspace_id=ws, session_id=sid, to_event_id=events[3].id)
+
+
+async def test_single_active_run_and_finish(store: SessionStore) -> None:
+    ws = await workspace(store)
+    sid = (await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+    run = await store.start_run(workspace_id=ws, session_id=sid, driver="d", input={}, owner="o")
+    assert (await store.get_session(workspace_id=ws, session_id=sid)).status == "running"
+    with pytest.raises(errors.RunActive):
+        await store.start_run(workspace_id=ws, session_id=sid, driver="d", input={}, owner="o")
+    done = await store.finish_run(run_id=run.id, status=RunStatus.cancelled)
+    assert done.status == RunStatus.cancelled and done.ended_at is not None
+    assert await store.active_run(workspace_id=ws, session_id=sid) is None
+    again = await store.start_run(workspace_id=ws, session_id=sid, driver="d", input={}, owner="o")
+    assert again.id != run.id
+
+
+async def test_orphaned_runs_of_dead_owners_are_interrupted(store: SessionStore) -> None:
+    ws = await workspace(store)
+    sid = (await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+    await store.start_run(workspace_id=ws, session_id=sid, driver="d", input={}, owner="dead")
+    assert await store.interrupt_orphaned_runs(owner="me") == 1
+    assert await store.active_run(workspace_id=ws, session_id=sid) is None
+
+
+async def test_api_keys_hashed_resolved_and_revoked(store: SessionStore) -> None:
+    ws = await workspace(store)
+    new = await store.create_key(workspace_id=ws, name="k", admin=False)
+    principal = await store.resolve_key(secret=new.secret)
+    assert principal is not None and principal.workspace_id == ws and not principal.admin
+    listed = await store.list_keys(workspace_id=ws)
+    assert [k.id for k in listed] == [new.key.id]
+    assert new.secret not in listed[0].model_dump_json()
+    await store.revoke_key(workspace_id=ws, key_id=new.key.id)
+    assert await store.resolve_key(secret=new.secret) is None
+    with pytest.raises(errors.NotFound):
+        await store.revoke_key(workspace_id=ws, key_id=new.key.id)
+
+
+async def test_expired_sessions_are_deleted(store: SessionStore) -> None:
+    ws = await workspace(store)
+    short = (await store.create_session(workspace_id=ws, spec=SessionCreate(ttl_seconds=1))).session
+    keep = (await store.create_session(workspace_id=ws, spec=SessionCreate())).session
+    assert short.expires_at is not None
+    gone = await store.delete_expired(now=short.expires_at + timedelta(seconds=1))
+    assert gone == [(ws, short.id)]
+    assert (await store.get_session(workspace_id=ws, session_id=keep.id)).id == keep.id
+
+
+async def test_listeners_hear_committed_appends(store: SessionStore) -> None:
+    ws = await workspace(store)
+    sid = (await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+    heard: list[tuple[str, str, int]] = []
+    unsubscribe = store.subscribe(lambda *args: heard.append(args))
+    await store.append_events(workspace_id=ws, session_id=sid, events=[message("a"), message("b")])
+    unsubscribe()
+    assert ("events", sid, 2) in heard
+
+
+async def test_ready_reports_schema_at_head(store: SessionStore) -> None:
+    assert await store.ready() == (True, "ok")
