@@ -16,10 +16,11 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from proc import cpu_seconds
+from proc import cpu_seconds, machine_busy_seconds
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class LoadResult:
     tool: str
     loadgen_cpu_pct: float | None = None
     server_cpu_pct: float | None = None
+    other_cpu_pct: float | None = None  # everything else on the machine (e.g. PostgreSQL)
     first_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -86,16 +88,19 @@ local threads = {}
 setup = function(thread) table.insert(threads, thread) end
 done = function(summary, latency, requests)
   local bad = 0
+  local got = 0
   for _, t in ipairs(threads) do
+    got = got + t:get("responses")
     local fb = t:get("first_bad")
     if fb ~= 0 and bad == 0 then bad = fb end
   end
   local e = summary.errors
   io.write(string.format(
     'WRKJSON {"requests":%%d,"duration_us":%%d,"connect":%%d,"read":%%d,"write":%%d,' ..
-    '"status":%%d,"timeout":%%d,"first_bad":%%d,"p50":%%f,"p99":%%f,"max":%%f}\n',
+    '"status":%%d,"timeout":%%d,"first_bad":%%d,"responses":%%d,' ..
+    '"p50":%%f,"p99":%%f,"max":%%f}\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    bad, latency:percentile(50), latency:percentile(99), latency.max))
+    bad, got, latency:percentile(50), latency:percentile(99), latency.max))
 end
 """
 
@@ -134,6 +139,7 @@ def run_wrk(spec: LoadSpec, server_pid: int | None) -> LoadResult:
     try:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         srv0 = cpu_seconds(server_pid) if server_pid else None
+        all0 = machine_busy_seconds()
         t0 = time.perf_counter()
         proc = subprocess.run(
             cmd, capture_output=True, text=True, timeout=spec.duration + 30, check=False
@@ -141,6 +147,7 @@ def run_wrk(spec: LoadSpec, server_pid: int | None) -> LoadResult:
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         srv1 = cpu_seconds(server_pid) if server_pid else None
+        all1 = machine_busy_seconds()
     finally:
         os.unlink(script)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("WRKJSON ")), None)
@@ -169,7 +176,11 @@ def run_wrk(spec: LoadSpec, server_pid: int | None) -> LoadResult:
         tool="wrk",
         loadgen_cpu_pct=round(100 * used / wall, 1),
         server_cpu_pct=_cpu_pct(srv0, srv1, wall),
+        other_cpu_pct=_other(all1 - all0, used, srv0, srv1, wall),
         first_error=first_error,
+        # Stopped by the request cap: wrk still reports the full duration, so the rate is
+        # a lower bound. run.py sizes caps so that this does not happen.
+        extra={"capped": True} if d["responses"] >= spec.max_requests else {},
     )
 
 
@@ -177,6 +188,14 @@ def _cpu_pct(a: float | None, b: float | None, wall: float) -> float | None:
     if a is None or b is None or wall <= 0:
         return None
     return round(100 * (b - a) / wall, 1)
+
+
+def _other(
+    busy: float, loadgen: float, srv0: float | None, srv1: float | None, wall: float
+) -> float | None:
+    if srv0 is None or srv1 is None or wall <= 0:
+        return None
+    return round(max(0.0, 100 * (busy - loadgen - (srv1 - srv0)) / wall), 1)
 
 
 # --- a lean asyncio HTTP/1.1 keep-alive client --------------------------------------------
@@ -297,11 +316,14 @@ async def _run_python(spec: LoadSpec) -> tuple[list[float], int, str | None, flo
 
 def run_python(spec: LoadSpec, server_pid: int | None) -> LoadResult:
     srv0 = cpu_seconds(server_pid) if server_pid else None
+    all0 = machine_busy_seconds()
     me0 = time.process_time()
     t0 = time.perf_counter()
     lat, errors, first_error, seconds = asyncio.run(_run_python(spec))
     wall = time.perf_counter() - t0
     srv1 = cpu_seconds(server_pid) if server_pid else None
+    used = time.process_time() - me0
+    all1 = machine_busy_seconds()
     lat.sort()
     return LoadResult(
         n=len(lat),
@@ -313,48 +335,55 @@ def run_python(spec: LoadSpec, server_pid: int | None) -> LoadResult:
         max_ms=(lat[-1] * 1000) if lat else float("nan"),
         concurrency=spec.concurrency,
         tool="python-asyncio",
-        loadgen_cpu_pct=round(100 * (time.process_time() - me0) / wall, 1),
+        loadgen_cpu_pct=round(100 * used / wall, 1),
         server_cpu_pct=_cpu_pct(srv0, srv1, wall),
+        other_cpu_pct=_other(all1 - all0, used, srv0, srv1, wall),
         first_error=first_error,
     )
 
 
-def run_load(spec: LoadSpec, server_pid: int | None, tool: str = "auto") -> LoadResult:
-    """Run one bounded load with ``tool`` (``wrk``, ``python`` or ``auto``: wrk if installed)."""
-    if tool == "wrk" or (tool == "auto" and wrk_path() is not None):
-        return run_wrk(spec, server_pid)
-    return run_python(spec, server_pid)
+def run_load(
+    spec: LoadSpec, server_pid: int | None, tool: str = "auto", warmup: float = 0.0
+) -> LoadResult:
+    """Run one bounded load with ``tool`` (``wrk``, ``python`` or ``auto``: wrk if installed),
+    after an unrecorded warm-up of ``warmup`` seconds with the same requests."""
+    use_wrk = tool == "wrk" or (tool == "auto" and wrk_path() is not None)
+    runner = run_wrk if use_wrk else run_python
+    if warmup > 0:
+        runner(replace(spec, duration=warmup, max_requests=max(1, spec.max_requests // 10)), None)
+    return runner(spec, server_pid)
 
 
 async def fire(
     host: str,
     port: int,
-    requests: list[tuple[str, str, bytes | None]],
+    requests: Iterable[tuple[str, str, bytes | None]],
     *,
     concurrency: int,
     deadline: float,
-) -> list[tuple[int, bytes]]:
-    """Send every (method, path, body) in ``requests`` over ``concurrency`` connections.
+) -> int:
+    """Send every (method, path, body) of ``requests`` over ``concurrency`` connections.
 
-    Used for seeding; answers come back in request order. Raises on the first failure or
-    when the monotonic ``deadline`` passes.
+    Used for seeding. Returns how many were sent; raises on the first failure or when the
+    monotonic ``deadline`` passes.
     """
-    results: list[tuple[int, bytes] | None] = [None] * len(requests)
-    it = iter(enumerate(requests))
+    it = iter(requests)
+    sent = 0
 
     async def worker() -> None:
+        nonlocal sent
         conn = AsyncConn(host, port)
         try:
-            for i, (method, path, body) in it:
+            for method, path, body in it:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("seeding ran past its time limit")
                 status, data = await asyncio.wait_for(conn.request(method, path, body), left)
                 if status >= 400:
                     raise HttpError(f"{method} {path} -> {status}: {data[:300]!r}")
-                results[i] = (status, data)
+                sent += 1
         finally:
             await conn.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return [r for r in results if r is not None]
+    return sent

@@ -61,6 +61,13 @@ def cpu_seconds(pid: int) -> float | None:
     return total if found else None
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (user, nice, system, irq, softirq, steal)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of ``pid`` and its descendants, in bytes."""
     total = 0
