@@ -74,6 +74,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, whatever ``database_url`` is."""
+    if os.environ.get("SESSIONHUB_TEST_SKIP_POSTGRES") == "1":
+        pytest.skip("SESSIONHUB_TEST_SKIP_POSTGRES=1")
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection, create_engine, pool
+from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from sessionhub.store.sql.schema import metadata
@@ -18,6 +18,9 @@ def run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Servers starting together on one database migrate one at a time.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7303811)"))
         context.run_migrations()
 
 
