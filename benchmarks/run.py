@@ -441,7 +441,26 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(OSError):
         (args.out / "latest.json").unlink(missing_ok=True)
         (args.out / "latest.json").symlink_to(out_path.name)
-    return 0
+    failed = error_cells(results)
+    if failed:
+        print(f"{len(failed)} operation(s) failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def error_cells(results: Json) -> list[str]:
+    """Operations that errored (a missing endpoint or a missed target is not an error)."""
+    out = []
+    for target, by_who in results.items():
+        groups = {"": by_who} if target == "hello" else by_who
+        for who, ops in groups.items():
+            if not isinstance(ops, dict):
+                continue
+            if "error" in ops:
+                out.append(f"{target}/{who}")
+            for key, r in ops.items():
+                if isinstance(r, dict) and "error" in r:
+                    out.append(f"{target}/{who}/{key}".replace("//", "/"))
+    return out
 
 
 if __name__ == "__main__":
