@@ -106,7 +106,10 @@ end
 
 
 def _lua_str(s: str) -> str:
-    return json.dumps(s)  # a JSON string literal is a valid Lua string literal for ASCII text
+    """A Lua string literal for any text: bytes other than letters, digits and a few safe
+    punctuation marks become decimal escapes, which every Lua (and LuaJIT) reads."""
+    safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 /?=&:,.-_{}[]")
+    return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in s.encode()) + '"'
 
 
 def run_wrk(spec: LoadSpec, server_pid: int | None) -> LoadResult:

@@ -59,9 +59,14 @@ def rows(plan: Plan) -> list[tuple[str, str | None, str | None, str | None]]:
     if plan.big_events:
         b = count_label(plan.big_events)
         out.append((f"tail-50 @{b} events, c=1", f"tail_{b}", None, "hello_c1"))
-    out += [
+    out.append(
         (f"get session @{e} events, c=1 [ADK: get_session loads all]", f"get_at_{e}",
          "get_session_events", "hello_c1"),
+    )  # fmt: skip
+    if plan.big_events:
+        b = count_label(plan.big_events)
+        out.append((f"get session @{b} events, c=1", f"get_at_{b}", None, "hello_c1"))
+    out += [
         (f"fork @{e} events", f"fork_{e}", None, None),
         (f"rewind @{e} events (to event 1)", f"rewind_{e}", None, None),
         (f"export @{x} events (streamed JSON)", f"export_{x}", None, None),

@@ -18,6 +18,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -306,7 +307,12 @@ def sqlite_commit_anchor(seconds: float = 1.0) -> float:
         return round(n / (time.perf_counter() - t0), 1)
 
 
+def on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(143)  # unwinds through the cleanup in main's finally
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, on_sigterm)
     args = parse_args(argv)
     plan = make_plan(args)
     setup = resolve_server(args)
