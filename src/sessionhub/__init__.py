@@ -1,5 +1,96 @@
-"""sessionhub: one self-hosted server for every kind of session."""
+"""sessionhub: a self-hosted server for sessions, and its Python client.
 
-from __future__ import annotations
+Importing ``sessionhub`` loads only the client SDK and the domain models;
+the server (FastAPI, SQLAlchemy) is imported only by ``sessionhub.api`` and below.
+"""
+
+from sessionhub.client import (
+    NOT_GIVEN,
+    USE_CLIENT_DEFAULT,
+    AsyncClient,
+    AsyncEventStream,
+    Client,
+    ClientClosed,
+    ClientError,
+    EventStream,
+    NotGiven,
+    ProtocolError,
+    TransportError,
+)
+from sessionhub.core.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PathNotAllowed,
+    PreconditionFailed,
+    RunActive,
+    SeqMismatch,
+    SessionHubError,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    Unsupported,
+)
+from sessionhub.core.models import (
+    ApiKey,
+    ApiKeyCreated,
+    CancelResult,
+    Event,
+    EventCreate,
+    FileInfo,
+    Page,
+    RewindResult,
+    Role,
+    Run,
+    RunStatus,
+    Session,
+    SessionStatus,
+    Totals,
+)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "NOT_GIVEN",
+    "USE_CLIENT_DEFAULT",
+    "AlreadyExists",
+    "ApiKey",
+    "ApiKeyCreated",
+    "AsyncClient",
+    "AsyncEventStream",
+    "CancelResult",
+    "Client",
+    "ClientClosed",
+    "ClientError",
+    "Conflict",
+    "Event",
+    "EventCreate",
+    "EventStream",
+    "FileInfo",
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "NotGiven",
+    "Page",
+    "PathNotAllowed",
+    "PreconditionFailed",
+    "ProtocolError",
+    "RewindResult",
+    "Role",
+    "Run",
+    "RunActive",
+    "RunStatus",
+    "SeqMismatch",
+    "Session",
+    "SessionHubError",
+    "SessionStatus",
+    "TooLarge",
+    "Totals",
+    "TransportError",
+    "Unauthorized",
+    "Unavailable",
+    "Unsupported",
+    "__version__",
+]

@@ -63,7 +63,7 @@ async def test_key_management_needs_admin_and_revoke_works(
     assert created.status_code == 201
     secret, key_id = created.json()["key"], created.json()["id"]
     assert (await http.get("/v1/sessions", headers=bearer(secret))).status_code == 200
-    listed = (await http.get("/v1/keys", headers=bearer(admin))).json()
+    listed = (await http.get("/v1/keys", headers=bearer(admin))).json()["items"]
     assert key_id in [k["id"] for k in listed] and secret not in str(listed)
     assert (await http.delete(f"/v1/keys/{key_id}", headers=bearer(admin))).status_code == 204
     assert (await http.get("/v1/sessions", headers=bearer(secret))).status_code == 401

@@ -52,7 +52,9 @@ async def test_page_and_tail(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     "body",
     [b"{not json", b'{"type": 5}', b'{"type": "BadType"}', b'{"type": "m", "role": "robot"}',
-     b'{"type": "m", "cost": -1}', b'{"type": "m", "unknown": 1}', b"[]", b"null", b""],
+     b'{"type": "m", "cost": -1}', b'{"type": "m", "unknown": 1}', b"[]", b"null", b"",
+     b'{"type": "m", "payload": {"x": 99999999999999999999999}}',
+     b'{"type": "m", "payload": {"x": NaN}}'],
 )  # fmt: skip
 async def test_bad_event_bodies_are_422(client: httpx.AsyncClient, body: bytes) -> None:
     sid = await new_session(client)

@@ -39,3 +39,13 @@ async def test_generic_sessions_have_no_runs(client: httpx.AsyncClient) -> None:
     sid = (await client.post("/v1/sessions", json={})).json()["id"]
     response = await client.post(f"/v1/sessions/{sid}/runs", json={})
     assert response.status_code == 409 and "do not support runs" in response.json()["detail"]
+
+
+async def test_deleting_a_session_cancels_its_run(client: httpx.AsyncClient) -> None:
+    sid = (await client.post("/v1/sessions", json={"kind": "test-wait"})).json()["id"]
+    await client.post(f"/v1/sessions/{sid}/runs", json={})
+    assert (await client.delete(f"/v1/sessions/{sid}")).status_code == 204
+    assert (await client.get(f"/v1/sessions/{sid}")).status_code == 404
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    assert transport.app.state.hub.service.runs.active == 0  # type: ignore[attr-defined]

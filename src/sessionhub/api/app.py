@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from sessionhub import __version__
 from sessionhub.api import middleware, ops, problems
 from sessionhub.api.hub import Hub
-from sessionhub.api.native import events, files, keys, sessions, stream, transfer
+from sessionhub.api.native import events, files, hot, keys, sessions, stream, transfer
 from sessionhub.config import Settings
 from sessionhub.core.bus import EventBus
 from sessionhub.core.errors import Invalid
@@ -48,8 +48,10 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
         generate_unique_id_function=operation_id,
         lifespan=lambda app: lifespan(app, settings, drivers or []),
     )
-    for module in (sessions, events, files, stream, transfer, keys, ops):
+    for module in (events, sessions, files, stream, transfer, keys, ops):
         app.include_router(module.router)
+    if settings.hot_routes:
+        hot.install(app)
     problems.install(app)
     app.add_middleware(middleware.BodyLimit, settings=settings)
     app.add_middleware(middleware.RequestContext)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
@@ -12,7 +13,7 @@ from sessionhub.core.models import Principal, Session
 from sessionhub.core.service import SessionService
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
 
@@ -30,7 +31,7 @@ def bearer_secret(request: Request) -> str | None:
     return request.query_params.get("token")
 
 
-async def current_principal(request: Request, hub: HubDep) -> Principal:
+async def authenticate(request: Request, hub: Hub) -> Principal:
     if hub.settings.no_auth:
         return Principal(workspace_id=hub.default_workspace_id, admin=True)
     secret = bearer_secret(request)
@@ -42,10 +43,38 @@ async def current_principal(request: Request, hub: HubDep) -> Principal:
     return principal
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated caller and the server it talks to: one dependency for hot routes."""
+
+    hub: Hub
+    principal: Principal
+
+    @property
+    def workspace_id(self) -> str:
+        return self.principal.workspace_id
+
+    @property
+    def service(self) -> SessionService:
+        return self.hub.service
+
+
+async def current_caller(request: Request) -> Caller:
+    hub: Hub = request.app.state.hub
+    return Caller(hub, await authenticate(request, hub))
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+async def current_principal(caller: CallerDep) -> Principal:
+    return caller.principal
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def admin_principal(principal: CurrentPrincipal) -> Principal:
+async def admin_principal(principal: CurrentPrincipal) -> Principal:
     if not principal.admin:
         raise Forbidden("this needs an admin API key")
     return principal
@@ -54,7 +83,7 @@ def admin_principal(principal: CurrentPrincipal) -> Principal:
 AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
 
 
-def get_service(hub: HubDep) -> SessionService:
+async def get_service(hub: HubDep) -> SessionService:
     return hub.service
 
 
@@ -62,9 +91,9 @@ Service = Annotated[SessionService, Depends(get_service)]
 SessionId = Annotated[str, Path(description="The session's id.", max_length=100)]
 
 
-async def owned_session(session_id: SessionId, principal: CurrentPrincipal, hub: HubDep) -> Session:
+async def owned_session(session_id: SessionId, caller: CallerDep) -> Session:
     """Load the session in the caller's workspace; another workspace's id is a 404."""
-    return await hub.service.get(principal.workspace_id, session_id)
+    return await caller.service.get(caller.workspace_id, session_id)
 
 
 OwnedSession = Annotated[Session, Depends(owned_session)]

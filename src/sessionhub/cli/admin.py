@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,12 +22,16 @@ keys_app = typer.Typer(
 )
 console = Console()
 
-DataDir = Annotated[Path | None, typer.Option(help="[env SESSIONHUB_DATA_DIR]")]
-DatabaseUrl = Annotated[str | None, typer.Option(help="[env SESSIONHUB_DATABASE_URL]")]
+DataDir = Annotated[
+    Path | None, typer.Option(help="The server's data dir.", envvar="SESSIONHUB_DATA_DIR")
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="The server's database.", envvar="SESSIONHUB_DATABASE_URL")
+]
 
 
 def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
-    given = {"data_dir": data_dir, "database_url": database_url}
+    given: dict[str, Any] = {"data_dir": data_dir, "database_url": database_url}
     return Settings(**{k: v for k, v in given.items() if v is not None})
 
 

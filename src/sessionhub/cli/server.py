@@ -18,21 +18,28 @@ def settings_from(**flags: Any) -> Settings:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [env SESSIONHUB_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [env SESSIONHUB_PORT].")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Bind address.", envvar="SESSIONHUB_HOST")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port.", envvar="SESSIONHUB_PORT")] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="SQLite file and session files [env SESSIONHUB_DATA_DIR].")
+        Path | None,
+        typer.Option(help="SQLite file and session files.", envvar="SESSIONHUB_DATA_DIR"),
     ] = None,
     database_url: Annotated[
         str | None,
-        typer.Option(help="sqlite:///… or postgresql://… [env SESSIONHUB_DATABASE_URL]."),
+        typer.Option(help="sqlite:///… or postgresql://….", envvar="SESSIONHUB_DATABASE_URL"),
     ] = None,
     no_auth: Annotated[
-        bool, typer.Option("--no-auth", help="No API keys; loopback only [env SESSIONHUB_NO_AUTH].")
+        bool,
+        typer.Option("--no-auth", help="No API keys; loopback only.", envvar="SESSIONHUB_NO_AUTH"),
     ] = False,
-    log_level: Annotated[str | None, typer.Option(help="[env SESSIONHUB_LOG_LEVEL]")] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="Log level: DEBUG, INFO, WARNING, ERROR.", envvar="SESSIONHUB_LOG_LEVEL"),
+    ] = None,
     log_format: Annotated[
-        str | None, typer.Option(help="json or text [env SESSIONHUB_LOG_FORMAT]")
+        str | None, typer.Option(help="json or text.", envvar="SESSIONHUB_LOG_FORMAT")
     ] = None,
 ) -> None:
     """Run the server."""
@@ -44,12 +51,12 @@ def serve(
         host=host, port=port, data_dir=data_dir, database_url=database_url,
         no_auth=no_auth, log_level=log_level, log_format=log_format,
     )  # fmt: skip
-    logs.configure(settings.log_level, settings.log_format)
     try:
         app = create_app(settings)
     except Invalid as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from exc
+    logs.configure(settings.log_level, settings.log_format)
     typer.echo(
         f"sessionhub listening on http://{settings.host}:{settings.port} "
         f"(database {redact_url(settings.resolved_database_url)})"

@@ -6,11 +6,36 @@ import enum
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
 
-Json = dict[str, Any]
+
+def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    """JSON we can store and send back: integers within 64 bits, no NaN or infinity."""
+    try:
+        orjson.dumps(value)
+    except TypeError as exc:
+        raise ValueError(f"not storable as JSON: {exc}") from None
+    text = repr(value)
+    if "nan" in text or "inf" in text:
+        _reject_non_finite(value)
+    return value
+
+
+def _reject_non_finite(value: Any) -> None:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise ValueError("NaN and infinity are not JSON")
+    if isinstance(value, dict):
+        for item in value.values():
+            _reject_non_finite(item)
+    elif isinstance(value, list):
+        for item in value:
+            _reject_non_finite(item)
+
+
+Json = Annotated[dict[str, Any], AfterValidator(_storable)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
@@ -207,6 +232,10 @@ class ApiKey(Model):
     admin: bool = False
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+class ApiKeyList(Model):
+    items: list[ApiKey]
 
 
 class ApiKeyCreate(Model):

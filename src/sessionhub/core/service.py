@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -85,7 +85,7 @@ class SessionService:
     async def get(self, workspace_id: str, session_id: str) -> Session:
         return await self.store.get_session(workspace_id=workspace_id, session_id=session_id)
 
-    async def list(self, workspace_id: str, query: SessionQuery) -> Page[Session]:
+    async def list_sessions(self, workspace_id: str, query: SessionQuery) -> Page[Session]:
         return await self.store.list_sessions(workspace_id=workspace_id, query=query)
 
     async def update(
@@ -218,7 +218,7 @@ class SessionService:
             await self.files.remove(workspace_id, session_id)
         return len(gone)
 
-    async def wait_for_events(self, session_id: str) -> AsyncIterator[None]:
+    async def wait_for_events(self, session_id: str) -> AsyncGenerator[None, None]:
         """Yield each time something may have changed for the session."""
         flag = self.bus.watch(session_id)
         try:

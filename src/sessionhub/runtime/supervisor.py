@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sessionhub.core.errors import SessionHubError
 from sessionhub.core.models import CancelResult, Event, EventCreate, Run, RunStatus, Session
 from sessionhub.drivers.base import Driver, RunContext
 from sessionhub.store.base import SessionStore
@@ -65,7 +66,13 @@ class RunSupervisor:
             status, error = RunStatus.failed, f"{type(exc).__name__}: {exc}"
         finally:
             self._tasks.pop(ctx.session.id, None)
-        await self.store.finish_run(run_id=ctx.run.id, status=status, error=error)
+        await self._finish(ctx.run, status, error)
+
+    async def _finish(self, run: Run, status: RunStatus, error: str | None) -> None:
+        try:
+            await self.store.finish_run(run_id=run.id, status=status, error=error)
+        except SessionHubError as exc:
+            log.info("run %s ended after its session went away: %s", run.id, exc.detail)
 
     async def cancel(self, session: Session) -> CancelResult:
         local = self._tasks.get(session.id)
@@ -74,6 +81,8 @@ class RunSupervisor:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(task), timeout=5)
+            if self._tasks.pop(session.id, None) is not None:
+                await self._finish(run, RunStatus.cancelled, None)  # cancelled before it started
             return CancelResult(cancelled=True, run_id=run.id)
         active = await self.store.active_run(
             workspace_id=session.workspace_id, session_id=session.id

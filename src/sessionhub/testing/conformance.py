@@ -31,7 +31,7 @@ async def workspace(store: SessionStore, name: str = "w") -> str:
 
 
 def message(text: str, role: Role = Role.user, **extra: object) -> EventCreate:
-    return EventCreate(type="message", role=role, payload={"text": text}, **extra)  # type: ignore[arg-type]
+    return EventCreate(type="message", role=role, payload={"text": text}, **extra)
 
 
 async def test_create_and_get_round_trip(store: SessionStore) -> None:

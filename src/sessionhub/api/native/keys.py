@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from sessionhub.api.deps import AdminPrincipal, HubDep
-from sessionhub.core.models import ApiKey, ApiKeyCreate, ApiKeyCreated
+from sessionhub.core.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
 
-@router.get("", response_model=list[ApiKey])
-async def list_keys(principal: AdminPrincipal, hub: HubDep) -> list[ApiKey]:
-    return await hub.store.list_keys(workspace_id=principal.workspace_id)
+@router.get("", response_model=ApiKeyList)
+async def list_keys(principal: AdminPrincipal, hub: HubDep) -> ApiKeyList:
+    return ApiKeyList(items=await hub.store.list_keys(workspace_id=principal.workspace_id))
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
+from sessionhub.api.body import json_response
 from sessionhub.api.deps import CurrentPrincipal, IfMatch, OwnedSession, Service, SessionId
 from sessionhub.core.errors import Invalid
 from sessionhub.core.models import (
@@ -32,14 +33,13 @@ async def create_session(
     spec: SessionCreate,
     principal: CurrentPrincipal,
     service: Service,
-    response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> Session:
+) -> Response:
     created = await service.create(principal.workspace_id, spec, idempotency_key=idempotency_key)
+    headers = {"Location": f"/v1/sessions/{created.session.id}"}
     if created.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/v1/sessions/{created.session.id}"
-    return created.session
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(created.session, 201, **headers)
 
 
 def parse_metadata_filters(pairs: list[str]) -> dict[str, str]:
@@ -66,20 +66,19 @@ async def list_sessions(
     include_children: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> Page[Session]:
+) -> Response:
     query = SessionQuery(
         kind=kind, parent_id=parent_id, status=status, name=name,
         metadata=parse_metadata_filters(metadata), created_after=created_after,
         created_before=created_before, include_children=include_children, limit=limit,
         cursor=cursor,
     )  # fmt: skip
-    return await service.list(principal.workspace_id, query)
+    return json_response(await service.list_sessions(principal.workspace_id, query))
 
 
 @router.get("/{session_id}", response_model=Session)
-async def get_session(session: OwnedSession, response: Response) -> Session:
-    response.headers["ETag"] = f'"{session.version}"'
-    return session
+async def get_session(session: OwnedSession) -> Response:
+    return json_response(session, 200, ETag=f'"{session.version}"')
 
 
 def parse_if_match(value: str | None) -> int | None:

@@ -152,20 +152,52 @@ class SqliteDatabase(Database):
         self._writer: SqliteConn | None = None
         self._reader: SqliteConn | None = None
         self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
+        self._checkpoint_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._dirty = False
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = SqliteConn(sqlite_connect(self.path, synchronous=self.synchronous))
+        self._writer.raw.execute("PRAGMA wal_autocheckpoint = 0")
         self._reader = SqliteConn(
             sqlite_connect(self.path, synchronous=self.synchronous, readonly=True)
         )
+        self._checkpointer = asyncio.create_task(self._checkpoint_forever())
+
+    async def _checkpoint_forever(self, interval: float = 0.5) -> None:
+        """Copy the WAL back into the database off the commit path.
+
+        SQLite's automatic checkpoint runs inside whichever COMMIT crosses the
+        threshold and stalls every write queued behind it; a PASSIVE checkpoint on
+        its own connection and thread does the same work without blocking writers.
+        """
+        raw = sqlite_connect(self.path, synchronous=self.synchronous, readonly=True)
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                if self._dirty:
+                    self._dirty = False
+                    await loop.run_in_executor(
+                        self._checkpoint_thread, raw.execute, "PRAGMA wal_checkpoint(PASSIVE)"
+                    )
+        finally:
+            raw.close()
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            await asyncio.gather(self._checkpointer, return_exceptions=True)
+            self._checkpointer = None
+        if self._writer is not None:
+            self._writer.raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for conn in (self._writer, self._reader):
             if conn is not None:
                 conn.raw.close()
         self._writer = self._reader = None
         self._commit_thread.shutdown(wait=True)
+        self._checkpoint_thread.shutdown(wait=True)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
@@ -184,6 +216,7 @@ class SqliteDatabase(Database):
             raise
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._commit_thread, conn.raw.execute, "COMMIT")
+        self._dirty = True
 
 
 # --- PostgreSQL -------------------------------------------------------------

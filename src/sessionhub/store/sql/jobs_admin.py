@@ -28,7 +28,7 @@ class StartRun(WriteJob[Row]):
 
     async def run(self, conn: Conn, notices: list[Notice]) -> Row:
         await lock_session(conn, self.workspace_id, self.session_id)
-        params = {
+        params: dict[str, Any] = {
             "id": new_id(), "session_id": self.session_id, "driver": self.driver,
             "status": "running", "input": self.input, "owner": self.owner, "started_at": now(),
         }  # fmt: skip
@@ -132,7 +132,7 @@ class CreateKey(WriteJob[NewKey]):
         if exists is None:
             raise NotFound(f"workspace {self.workspace_id} not found")
         secret = "shk_" + secrets.token_urlsafe(32)
-        params = {
+        params: dict[str, Any] = {
             "id": new_id(), "ws": self.workspace_id, "name": self.name, "prefix": secret[:10],
             "hash": hash_secret(secret), "admin": self.admin, "t": now(),
         }  # fmt: skip
