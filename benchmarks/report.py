@@ -30,7 +30,10 @@ def fmt_cell(r: Json | None) -> str:
     if "concurrency" in r:
         err = f"\n{r['errors']} errors" if r.get("errors") else ""
         busy = " *" if (r.get("other_cpu_pct") or 0) > BUSY_PCT else ""
-        return f"{r['rps']:,.0f}/s{busy}\np50 {r['p50_ms']:.2f} p99 {r['p99_ms']:.2f} ms{err}"
+        present = f"\n({r['sessions_present']:,} sessions)" if "sessions_present" in r else ""
+        return (
+            f"{r['rps']:,.0f}/s{busy}\np50 {r['p50_ms']:.2f} p99 {r['p99_ms']:.2f} ms{err}{present}"
+        )
     if "p50_ms" in r:  # ADK single calls repeated
         return f"{r['p50_ms']:.1f} ms\n(n={r['n']}, max {r['p99_ms']:.1f})"
     return json.dumps(r)[:60]

@@ -227,6 +227,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "quiet (the machine may be shared); 0: only warn",
     )
     p.add_argument("--out", type=Path, default=HERE / "results", help="where the JSON goes")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="JSON",
+        help="only print the table of an earlier results file",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir and logs")
     return p.parse_args(argv)  # fmt: skip
 
@@ -311,9 +317,22 @@ def on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(143)  # unwinds through the cleanup in main's finally
 
 
+def reprint(path: Path) -> int:
+    """Print the table of a results file written earlier."""
+    doc = json.loads(path.read_text())
+    plan = Plan(**doc["meta"]["plan"])
+    dbs = [db for db in ("sqlite", "postgres") if db in doc["results"]]
+    print_report(plan, doc["results"], doc["checks"], dbs)
+    for n in doc.get("notes", []):
+        print(f"note: {n}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_sigterm)
     args = parse_args(argv)
+    if args.report:
+        return reprint(args.report)
     plan = make_plan(args)
     setup = resolve_server(args)
     dbs = [args.only] if args.only else ["sqlite", "postgres"]
