@@ -346,3 +346,29 @@ async def test_rewind_totals_match_a_recount(store: SessionStore) -> None:
     assert totals.by_role == {"user": 1, "assistant": 1}
     assert (totals.input_tokens, totals.output_tokens, totals.duration_ms) == (3, 5, 9)
     assert totals.cost == pytest.approx(0.25)
+
+
+async def test_concurrent_appends_over_many_sessions(store: SessionStore) -> None:
+    ws, other = await workspace(store, "a"), await workspace(store, "b")
+    ids = [
+        (await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+        for _ in range(10)
+    ]
+    foreign = (await store.create_session(workspace_id=other, spec=SessionCreate())).session.id
+
+    async def one(sid: str, i: int) -> object:
+        try:
+            return await store.append_events(
+                workspace_id=ws, session_id=sid, events=[message(str(i))]
+            )
+        except errors.NotFound as exc:
+            return exc
+
+    results = await asyncio.gather(*[
+        one(sid, i) for i in range(5) for sid in [*ids, foreign, "missing"]
+    ])  # fmt: skip
+    assert sum(isinstance(r, errors.NotFound) for r in results) == 10
+    for sid in ids:
+        session = await store.get_session(workspace_id=ws, session_id=sid)
+        assert (session.last_seq, session.totals.events) == (5, 5)
+    assert (await store.get_session(workspace_id=other, session_id=foreign)).last_seq == 0

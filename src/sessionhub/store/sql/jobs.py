@@ -320,61 +320,74 @@ class AppendEvents(WriteJob[list[Event]]):
 
     @classmethod
     async def run_group(cls, conn: Conn, jobs: Sequence[WriteJob[Any]]) -> list[Outcome]:
+        """Lock every session of the batch in one query, plan in memory, write twice."""
+        appends = [job for job in jobs if isinstance(job, AppendEvents)]
         at = now()
-        sessions: dict[str, tuple[Counts, int] | BaseException] = {}
-        outcomes: list[Outcome] = []
+        sessions = await lock_sessions(conn, {job.session_id for job in appends})
         rows: list[dict[str, Any]] = []
-        for job in jobs:
-            assert isinstance(job, AppendEvents)
-            outcomes.append(await job._plan(conn, sessions, rows, at))
+        outcomes = [job._plan(sessions, rows, at) for job in appends]
         if rows:
             await conn.executemany(INSERT_EVENT, rows)
-        for sid, state in sessions.items():
-            if isinstance(state, tuple):
-                counts, last_seq = state
-                await conn.execute(
-                    UPDATE_TOTALS,
-                    {**counts.params(), "last_seq": last_seq, "updated_at": at, "id": sid},
-                )
+            touched = {row["session_id"] for row in rows}
+            await conn.executemany(
+                UPDATE_TOTALS,
+                [
+                    {
+                        **state.counts.params(),
+                        "last_seq": state.last_seq,
+                        "updated_at": at,
+                        "id": sid,
+                    }
+                    for sid, state in sessions.items()
+                    if sid in touched
+                ],
+            )
         return outcomes
 
-    async def _plan(
-        self,
-        conn: Conn,
-        sessions: dict[str, tuple[Counts, int] | BaseException],
-        rows: list[dict[str, Any]],
-        at: datetime,
+    def _plan(
+        self, sessions: dict[str, SessionState], rows: list[dict[str, Any]], at: datetime
     ) -> Outcome:
         state = sessions.get(self.session_id)
-        if state is None:
-            try:
-                row = await lock_session(conn, self.workspace_id, self.session_id)
-                state = (Counts(row), row["last_seq"])
-            except NotFound as exc:
-                state = exc
-            sessions[self.session_id] = state
-        if isinstance(state, BaseException):
-            return Outcome(error=state)
-        counts, last_seq = state
-        if self.expected_seq is not None and self.expected_seq != last_seq:
+        if state is None or state.workspace_id != self.workspace_id:
+            return Outcome(error=NotFound(f"session {self.session_id} not found"))
+        if self.expected_seq is not None and self.expected_seq != state.last_seq:
             return Outcome(
                 error=SeqMismatch(
-                    f"expected_seq is {self.expected_seq} but the session is at {last_seq}",
-                    current_seq=last_seq,
+                    f"expected_seq is {self.expected_seq} but the session is at {state.last_seq}",
+                    current_seq=state.last_seq,
                 )
             )
-        new_rows = [
-            event_row(self.session_id, last_seq + i + 1, e, at) for i, e in enumerate(self.events)
-        ]
+        first = state.last_seq + 1
+        new_rows = [event_row(self.session_id, first + i, e, at) for i, e in enumerate(self.events)]
         for event in self.events:
-            counts.add(event)
+            state.counts.add(event)
         rows.extend(new_rows)
-        last_seq += len(new_rows)
-        sessions[self.session_id] = (counts, last_seq)
+        state.last_seq += len(new_rows)
         return Outcome(
             result=[event_from_row(r) for r in new_rows],
-            notices=[Notice("events", self.session_id, last_seq)],
+            notices=[Notice("events", self.session_id, state.last_seq)],
         )
+
+
+@dataclass
+class SessionState:
+    """A session's row as an append batch changes it in memory."""
+
+    workspace_id: str
+    counts: Counts
+    last_seq: int
+
+
+async def lock_sessions(conn: Conn, ids: set[str]) -> dict[str, SessionState]:
+    """Read (on PostgreSQL: lock, in id order, so writers never deadlock) many sessions."""
+    names = {f"s{i}": sid for i, sid in enumerate(sorted(ids))}
+    placeholders = ", ".join(f":{name}" for name in names)
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+    found = await conn.fetch(
+        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id IN ({placeholders}) ORDER BY id{lock}",
+        names,
+    )
+    return {r["id"]: SessionState(r["workspace_id"], Counts(r), r["last_seq"]) for r in found}
 
 
 @dataclass
