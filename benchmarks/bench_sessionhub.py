@@ -15,7 +15,7 @@ from common import Json, Ops, Plan, count_label, log
 from harness import Client, Postgres, Server, check_status
 from loadgen import LoadSpec, fire, run_load
 from proc import PeakRss
-from seed_direct import seed_postgres, seed_sqlite
+from seed_direct import analyze_postgres, seed_postgres, seed_sqlite
 
 HOST = "127.0.0.1"
 # ~300 bytes on the wire per append: {"type":"message","role":"user","payload":{"text":"xxx…"}}
@@ -96,9 +96,14 @@ class SessionhubBench:
             reqs = (("POST", "/v1/sessions", CREATE_BODY) for _ in range(n))
             asyncio.run(fire(HOST, self.server.port, reqs, concurrency=16, deadline=deadline))
             self.sessions_created += n
+        self.analyze()
         secs = time.perf_counter() - t0
         per_s = round(n / secs, 1) if n > 0 else None
         return {"seeded": max(n, 0), "seconds": round(secs, 2), "per_s": per_s, "via": "API"}
+
+    def analyze(self) -> None:
+        if self.direct.pg and self.direct.pg_database:
+            analyze_postgres(self.direct.pg, self.direct.pg_database)
 
     def seed_events(self, session_id: str, n: int) -> Json:
         t0 = time.perf_counter()
@@ -114,6 +119,7 @@ class SessionhubBench:
                 yield "POST", path, json.dumps({"events": [event] * k}).encode()
 
         asyncio.run(fire(HOST, self.server.port, batches(), concurrency=2, deadline=deadline))
+        self.analyze()
         secs = time.perf_counter() - t0
         per_s = round(n / secs, 1) if n > 0 else None
         return {"seeded": n, "seconds": round(secs, 2), "per_s": per_s, "via": "API batch"}

@@ -95,6 +95,11 @@ def seed_postgres(pg: Postgres, database: str, template_id: str, n: int) -> floa
     return time.perf_counter() - t0
 
 
+def analyze_postgres(pg: Postgres, database: str) -> None:
+    """Refresh planner statistics, as autovacuum would on a live server, before measuring."""
+    _psql(pg, database, "ANALYZE")
+
+
 def _psql(pg: Postgres, database: str, sql: str) -> str:
     cmd = ["psql", "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d", database]
     cmd += ["-v", "ON_ERROR_STOP=1", "-qAtc", sql]
