@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     pg_pool_size: int = Field(default=10, ge=1)
+    root_dialect: str | None = Field(
+        default=None, description="Also mount this dialect at / (for clients that cannot prefix)."
+    )
     hot_routes: bool = Field(
         default=True, description="Serve append and get through the lean Starlette routes."
     )

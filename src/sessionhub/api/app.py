@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 
 from sessionhub import __version__
 from sessionhub.api import middleware, ops, problems
+from sessionhub.api.dialects import mount_dialects
 from sessionhub.api.hub import Hub
 from sessionhub.api.native import events, files, hot, keys, sessions, stream, transfer
 from sessionhub.config import Settings
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
     if settings.hot_routes:
         hot.install(app)
     problems.install(app)
+    app.state.dialect_apps = mount_dialects(app, settings.root_dialect)
     app.add_middleware(middleware.BodyLimit, settings=settings)
     app.add_middleware(middleware.RequestContext)
     add_body_schemas(app)
@@ -103,6 +105,8 @@ async def lifespan(app: FastAPI, settings: Settings, extra: list[Driver]) -> Asy
     await store.hold_owner_lock(runs.owner)
     await store.interrupt_orphaned_runs(owner=runs.owner)
     app.state.hub = hub
+    for sub in app.state.dialect_apps:
+        sub.state.hub = hub
     reaper = asyncio.create_task(reap_forever(service, settings.reaper_interval))
     try:
         yield

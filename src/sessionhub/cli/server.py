@@ -48,6 +48,10 @@ def serve(
         bool,
         typer.Option("--no-auth", help="No API keys; loopback only.", envvar="SESSIONHUB_NO_AUTH"),
     ] = False,
+    root_dialect: Annotated[
+        str | None,
+        typer.Option(help="Also mount this dialect at /.", envvar="SESSIONHUB_ROOT_DIALECT"),
+    ] = None,
     log_level: Annotated[
         str | None,
         typer.Option(help="Log level: DEBUG, INFO, WARNING, ERROR.", envvar="SESSIONHUB_LOG_LEVEL"),
@@ -63,7 +67,7 @@ def serve(
 
     settings = settings_from(
         host=host, port=port, data_dir=data_dir, database_url=database_url,
-        no_auth=no_auth, log_level=log_level, log_format=log_format,
+        no_auth=no_auth, log_level=log_level, log_format=log_format, root_dialect=root_dialect,
     )  # fmt: skip
     try:
         app = create_app(settings)

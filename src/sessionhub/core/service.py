@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sessionhub.core.bus import EventBus
@@ -203,7 +204,7 @@ class SessionService:
         await self.get(workspace_id, session_id)
         return await self.files.write(workspace_id, session_id, path, chunks)
 
-    async def file_path(self, workspace_id: str, session_id: str, path: str) -> Any:
+    async def file_path(self, workspace_id: str, session_id: str, path: str) -> Path:
         await self.get(workspace_id, session_id)
         return await self.files.resolve_existing(workspace_id, session_id, path)
 

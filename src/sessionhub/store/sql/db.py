@@ -190,7 +190,8 @@ class SqliteDatabase(Database):
                         self._checkpoint_thread, raw.execute, "PRAGMA wal_checkpoint(PASSIVE)"
                     )
         finally:
-            raw.close()
+            # Closed on its own thread, after any checkpoint still running there.
+            self._checkpoint_thread.submit(raw.close)
 
     async def close(self) -> None:
         if self._checkpointer is not None:
