@@ -168,8 +168,8 @@ async def _pg_notify(conn: Conn, notices: list[Notice]) -> None:
     for n in notices:
         key = (n.topic, n.session_id)
         latest[key] = max(latest.get(key, 0), n.seq)
-    for (topic, session_id), seq in latest.items():
-        await conn.execute(
-            "SELECT pg_notify(:channel, :payload)",
-            {"channel": PG_CHANNEL, "payload": f"{topic}|{session_id}|{seq}"},
-        )
+    payloads = [f"{topic}|{session_id}|{seq}" for (topic, session_id), seq in latest.items()]
+    await conn.execute(
+        "SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p",
+        {"channel": PG_CHANNEL, "payloads": payloads},
+    )
