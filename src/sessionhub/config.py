@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8700, ge=0, le=65535)
     no_auth: bool = False
+    workers: int = Field(default=1, ge=1, le=64, description="Server processes (PostgreSQL only).")
     max_json_bytes: int = Field(default=10 * MiB, gt=0)
     max_import_bytes: int = Field(default=1024 * MiB, gt=0)
     max_file_bytes: int = Field(default=100 * MiB, gt=0)

@@ -26,6 +26,7 @@ from sessionhub.drivers.base import Driver
 from sessionhub.drivers.registry import DriverRegistry
 from sessionhub.files import SessionFiles
 from sessionhub.runtime.supervisor import RunSupervisor
+from sessionhub.store.base import SessionStore
 from sessionhub.store.sql.store import open_store
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ async def lifespan(app: FastAPI, settings: Settings, extra: list[Driver]) -> Asy
         runs=runs,
     )
     hub = Hub(settings=settings, store=store, service=service, bus=bus)
-    hub.default_workspace_id = await bootstrap(hub)
+    hub.default_workspace_id = await bootstrap(store, settings)
     await store.hold_owner_lock(runs.owner)
     await store.interrupt_orphaned_runs(owner=runs.owner)
     app.state.hub = hub
@@ -120,16 +121,15 @@ async def lifespan(app: FastAPI, settings: Settings, extra: list[Driver]) -> Asy
         await store.close()
 
 
-async def bootstrap(hub: Hub) -> str:
+async def bootstrap(store: SessionStore, settings: Settings) -> str:
     """Ensure the default workspace; on a fresh server, mint and print an admin key."""
-    store = hub.store
     workspace = await store.get_workspace(name=DEFAULT_WORKSPACE)
     if workspace is None:
         with contextlib.suppress(Exception):
             await store.create_workspace(name=DEFAULT_WORKSPACE)
         workspace = await store.get_workspace(name=DEFAULT_WORKSPACE)
     assert workspace is not None
-    if not hub.settings.no_auth and await store.count_keys() == 0:
+    if not settings.no_auth and await store.count_keys() == 0:
         new = await store.create_key(workspace_id=workspace.id, name="admin", admin=True)
         print(f"admin API key: {new.secret}", file=sys.stdout, flush=True)
         print("  (shown once; create more with `sessionhub keys create`)", flush=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,19 +15,6 @@ def settings_from(**flags: Any) -> Settings:
     """Environment first, flags (when given) over it."""
     given = {k: v for k, v in flags.items() if v is not None and v is not False}
     return Settings(**given)
-
-
-def tune_gc() -> None:
-    """Keep full garbage collections off the request path.
-
-    Measured at 50 concurrent appends: with CPython's defaults, 16 full (gen2)
-    collections in 8 s took up to 110 ms each and set the p99 (110 ms). Freezing the
-    start-up heap (imports, schemas, routes) and collecting the young generation less
-    often brought p99 to 40 ms and raised throughput ~10%.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 50, 100)
 
 
 def serve(
@@ -48,6 +34,10 @@ def serve(
         bool,
         typer.Option("--no-auth", help="No API keys; loopback only.", envvar="SESSIONHUB_NO_AUTH"),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes (PostgreSQL only).", envvar="SESSIONHUB_WORKERS"),
+    ] = None,
     root_dialect: Annotated[
         str | None,
         typer.Option(help="Also mount this dialect at /.", envvar="SESSIONHUB_ROOT_DIALECT"),
@@ -64,22 +54,29 @@ def serve(
     from sessionhub import logs
     from sessionhub.api.app import create_app
     from sessionhub.core.errors import Invalid
+    from sessionhub.serving import check_workers, run_workers, tune_gc
 
     settings = settings_from(
         host=host, port=port, data_dir=data_dir, database_url=database_url,
         no_auth=no_auth, log_level=log_level, log_format=log_format, root_dialect=root_dialect,
+        workers=workers,
     )  # fmt: skip
     try:
+        check_workers(settings)
         app = create_app(settings)
     except Invalid as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from exc
-    logs.configure(settings.log_level, settings.log_format)
-    tune_gc()
     typer.echo(
         f"sessionhub listening on http://{settings.host}:{settings.port} "
-        f"(database {redact_url(settings.resolved_database_url)})"
+        f"(database {redact_url(settings.resolved_database_url)}, {settings.workers} process"
+        f"{'es' if settings.workers > 1 else ''})"
     )
+    if settings.workers > 1:
+        run_workers(settings)
+        return
+    logs.configure(settings.log_level, settings.log_format)
+    tune_gc()
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_config=None, access_log=False,
         timeout_graceful_shutdown=10,

@@ -1,0 +1,81 @@
+"""Running the server as a process: one or several uvicorn workers.
+
+On PostgreSQL any number of processes share the database (streams, cancels and
+single flight go through it), so ``--workers N`` runs N processes on one port;
+migrations and the first admin key happen once, in the parent, before they start.
+SQLite has one writer per file and an in-process bus, so it runs one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+
+from fastapi import FastAPI
+
+from sessionhub import logs
+from sessionhub.config import Settings
+from sessionhub.core.errors import Invalid
+
+
+def tune_gc() -> None:
+    """Keep full garbage collections off the request path.
+
+    Measured at 50 concurrent appends: with CPython's defaults, 16 full (gen2)
+    collections in 8 s took up to 110 ms each and set the p99 (110 ms). Freezing the
+    start-up heap (imports, schemas, routes) and collecting the young generation less
+    often brought p99 to 20-40 ms and raised throughput ~10%.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
+
+
+def check_workers(settings: Settings) -> None:
+    if settings.workers > 1 and not settings.resolved_database_url.startswith("postgresql"):
+        raise Invalid("--workers above 1 needs PostgreSQL; SQLite serves from one process")
+
+
+async def prepare(settings: Settings) -> None:
+    """Migrate and bootstrap once, before any worker starts (prints a first admin key)."""
+    from sessionhub.api.app import bootstrap
+    from sessionhub.store.sql.store import open_store
+
+    store = open_store(settings.resolved_database_url)
+    await store.open()
+    try:
+        await bootstrap(store, settings)
+    finally:
+        await store.close()
+
+
+def export_settings(settings: Settings) -> None:
+    """Hand the parent's settings to the worker processes through the environment."""
+    for name in settings.model_fields_set:
+        value = getattr(settings, name)
+        if value is not None:
+            os.environ[f"SESSIONHUB_{name.upper()}"] = str(value)
+
+
+def app_from_environment() -> FastAPI:
+    """The uvicorn factory each worker process calls."""
+    from sessionhub.api.app import create_app
+
+    settings = Settings()
+    app = create_app(settings)
+    logs.configure(settings.log_level, settings.log_format)
+    tune_gc()
+    return app
+
+
+def run_workers(settings: Settings) -> None:
+    import uvicorn
+
+    asyncio.run(prepare(settings))
+    export_settings(settings)
+    uvicorn.run(
+        "sessionhub.serving:app_from_environment", factory=True, workers=settings.workers,
+        host=settings.host, port=settings.port, log_config=None, access_log=False,
+        timeout_graceful_shutdown=10,
+    )  # fmt: skip
