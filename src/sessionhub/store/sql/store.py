@@ -436,12 +436,13 @@ class SqlSessionStore(SessionStore):
 
 
 def open_store(
-    url: str, *, sqlite_synchronous: str = "FULL", pg_pool_size: int = 10
+    url: str, *, sqlite_synchronous: str = "FULL", pg_pool_size: int = 10, pg_writers: int = 2
 ) -> SessionStore:
     """Pick the backend by URL scheme; an unknown scheme is an error."""
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :])
         return SqlSessionStore(SqliteDatabase(path, synchronous=sqlite_synchronous), url=url)
     if url.startswith("postgresql://"):
-        return SqlSessionStore(PostgresDatabase(url, pool_size=pg_pool_size), url=url)
+        database = PostgresDatabase(url, pool_size=pg_pool_size, writers=pg_writers)
+        return SqlSessionStore(database, url=url)
     raise Invalid(f"unsupported database URL scheme in {url.split('://')[0]!r}")
