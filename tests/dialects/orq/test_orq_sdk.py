@@ -71,3 +71,23 @@ def test_legacy_trace_sessions(orq_server: LiveServer) -> None:
     assert out["after_delete"]["code"] == "404"
     assert out["delete_missing"] == "404"
     assert out["bad_limit"] == 400
+
+
+def test_threads(orq_server: LiveServer) -> None:
+    out = drive(sdkenv.python_env("orq-4.17.13", CURRENT), "threads_client.py", orq_server)
+    created = out["created"]
+    assert created["external_id"] == "thread/ 1" and created["kind"] == "THREAD_KIND_CODING_AGENT"
+    assert created["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+    assert created["duration"] == 1240.0 and created["client"] == "cursor"
+    assert created["started_at"].startswith("2025-01-02T03:04:05.678")
+    assert out["get_external"] is True and out["get_id"] == "thread/ 1"
+    assert out["updated"] == {"traces_count": 3, "contact_ids": [], "tags": ["a"]}
+    assert out["cleared_tags"] == []
+    assert out["pages"] == [["t3", "t2"], True, ["thread/ 1"], False]
+    assert out["by_tag"] == ["t1", "t3"]
+    assert out["last_hour"] == 5
+    assert out["by_kind"] == ["thread/ 1"]
+    assert out["count"] == 4
+    assert out["tags"] == ["x", "y"]
+    assert out["gone"]["code"] == 5
+    assert out["exclusive"] == 400
