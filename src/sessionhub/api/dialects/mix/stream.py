@@ -33,12 +33,12 @@ def frame(seq: int, name: str, data: object, retry: int = 30_000) -> ServerSentE
 async def frames(caller: Caller, session_id: str, after: int) -> AsyncIterator[ServerSentEvent]:
     """Subscribe first, then replay, so nothing appended in between is lost."""
     service = caller.service
-    changes = service.wait_for_events(session_id)
-    waiter = asyncio.ensure_future(anext(changes))
+    flag = service.bus.watch(session_id)
     beat = caller.hub.settings.heartbeat_interval
     try:
         yield frame(after, "connected", {"sessionId": session_id})
         while True:
+            flag.clear()
             page = await service.events(caller.workspace_id, session_id, after=after, limit=PAGE)
             for event in page.items:
                 after = event.seq
@@ -47,14 +47,12 @@ async def frames(caller: Caller, session_id: str, after: int) -> AsyncIterator[S
                     yield frame(event.seq, name, event.payload)
             if page.next_cursor is not None:
                 continue
-            done, _ = await asyncio.wait({waiter}, timeout=beat)
-            if not done:
+            try:
+                await asyncio.wait_for(flag.wait(), beat)
+            except TimeoutError:
                 yield frame(after, "heartbeat", {"type": "ping"}, retry=45_000)
-                continue
-            waiter = asyncio.ensure_future(anext(changes))
     finally:
-        waiter.cancel()
-        await changes.aclose()
+        service.bus.unwatch(session_id, flag)
 
 
 @router.get("/stream")
