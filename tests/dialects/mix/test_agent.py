@@ -111,3 +111,35 @@ def test_no_provider_configured(harness: Harness) -> None:
     out = harness.run("turn", text="hello")
     last = [f for f in out["frames"] if "event" in f][-1]
     assert last["event"] == "error" and "SESSIONHUB_AGENT_BASE_URL" in last["data"]["error"]
+
+
+TWO_TURNS = [
+    {"content": "first answer"},
+    {"tools": [("Write", {"file_path": "late.txt", "content": "made in turn two"})]},
+    {"content": "second answer"},
+]
+
+
+@pytest.mark.parametrize("script", [TWO_TURNS])
+def test_rewind_with_media_cleanup_fork_and_history(harness: Harness) -> None:
+    out = harness.run("turn", text="one", second_text="two", files={"early.txt": "kept"})
+    messages = out["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "assistant"]
+    assert [m["userInput"] for m in out["history"]][:2] == ["two", "one"]
+    session_id = out["session"]["id"]
+    auth = {"Authorization": f"Bearer {harness.key}"}
+    with httpx.Client(base_url=harness.url, headers=auth) as http:
+        fork = http.post(f"/api/sessions/{session_id}/fork", json={"messageIndex": 1})
+        assert fork.status_code == 201, fork.text
+        forked = fork.json()
+        assert forked["title"] == "Forked Session" and forked["sessionType"] == "main"
+        assert forked["parentSessionId"] == session_id
+        kept = http.get(f"/api/sessions/{forked['id']}/messages").json()
+        assert [m["userInput"] for m in kept] == ["one", "first answer"]
+        bad = http.post(f"/api/sessions/{session_id}/fork", json={"messageIndex": -1})
+        assert bad.status_code == 400 and bad.json()["error"]["type"] == "validation_error"
+    rewound = harness.run("rewind", session=session_id, message=messages[1]["id"])
+    assert rewound["rewound"]["userMessageCount"] == 1
+    assert [m["id"] for m in rewound["messages"]] == [m["id"] for m in messages[:2]]
+    assert rewound["files"] == ["early.txt"]  # late.txt came after the first deleted message
+    assert rewound["missing"]["message"] == "Message with ID 'nope' not found"
