@@ -56,9 +56,7 @@ def script() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def harness(
-    tmp_path: Path, mix_python: Path, script: list[dict[str, Any]]
-) -> Iterator[Harness]:
+def harness(tmp_path: Path, mix_python: Path, script: list[dict[str, Any]]) -> Iterator[Harness]:
     with FakeLLM(script) as llm:
         settings = Settings(
             data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path}/db.sqlite",
@@ -69,5 +67,3 @@ def harness(
         key = asyncio.run(_admin_key(settings))
         with LiveServer(create_app(settings)) as server:
             yield Harness(server, key, mix_python, llm)
-
-

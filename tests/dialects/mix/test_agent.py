@@ -70,7 +70,7 @@ def test_cancel_mid_request(harness: Harness) -> None:
     assert cancel["cancel"]["cancelled"] is True and cancel["cancel_seconds"] < 1.0
     last = [f for f in out["frames"] if "event" in f][-1]
     assert last["event"] == "error" and last["data"]["type"] == "cancelled"
-    user, partial = out["messages"]
+    _user, partial = out["messages"]
     assert partial["role"] == "assistant" and partial["assistantResponse"] == "slow"
 
 

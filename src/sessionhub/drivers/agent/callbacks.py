@@ -45,7 +45,9 @@ async def run_one(agent: Agent, cb: dict[str, Any], call: Call, outcome: Outcome
     return {"success": True}
 
 
-async def bash_script(agent: Agent, cb: dict[str, Any], call: Call, outcome: Outcome) -> dict[str, Any]:
+async def bash_script(
+    agent: Agent, cb: dict[str, Any], call: Call, outcome: Outcome
+) -> dict[str, Any]:
     env = {"CALLBACK_TOOL_RESULT": outcome.text[:100_000], "CALLBACK_TOOL_NAME": call.name,
            "CALLBACK_TOOL_ID": call.id, "CALLBACK_SESSION_ID": agent.session.id}  # fmt: skip
     timeout = int(cb.get("bashTimeout") or 120_000) / 1000

@@ -21,11 +21,15 @@ def openai_messages(events: list[Event]) -> list[dict[str, Any]]:
         elif event.type == transcript.TOOL_RESULT:
             out.append({"role": "tool", "tool_call_id": p.get("toolCallId", ""),
                         "content": str(p.get("result", ""))})  # fmt: skip
-        elif event.type == transcript.CALLBACK_RESULT and not p.get("exclude_from_context"):
-            if p.get("callback_type") != "send_message":
-                notes.append(callback_note(p))
+        elif event.type == transcript.CALLBACK_RESULT and counts_in_context(p):
+            notes.append(callback_note(p))
     out.extend({"role": "user", "content": n} for n in notes)
     return out
+
+
+def counts_in_context(p: dict[str, Any]) -> bool:
+    """Excluded callbacks stay out; send_message already became a user message."""
+    return not p.get("exclude_from_context") and p.get("callback_type") != "send_message"
 
 
 def message(role: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -44,5 +48,7 @@ def message(role: str, p: dict[str, Any]) -> dict[str, Any]:
 
 def callback_note(p: dict[str, Any]) -> str:
     body = p.get("stdout") or p.get("subagent_result") or p.get("error") or ""
-    return f"[callback {p.get('callback_name') or p.get('callback_type')} after " \
-           f"{p.get('tool_name')}]\n{body}"
+    return (
+        f"[callback {p.get('callback_name') or p.get('callback_type')} after "
+        f"{p.get('tool_name')}]\n{body}"
+    )

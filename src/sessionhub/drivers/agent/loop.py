@@ -97,8 +97,10 @@ class Agent:
         mid = new_id()
         await self.record([EventCreate(type=transcript.MESSAGE, role=Role.user,
                                        payload={"id": mid, "content": text, "injected": injected})])  # fmt: skip
-        await self.emit("user_message_created",
-                        {"type": "user_message_created", "messageId": mid, "content": text})
+        await self.emit(
+            "user_message_created",
+            {"type": "user_message_created", "messageId": mid, "content": text},
+        )
         if not self.session.attributes.get("firstUserMessage"):
             self.session = await self.service.store.set_attributes(
                 workspace_id=self.session.workspace_id, session_id=self.session.id,

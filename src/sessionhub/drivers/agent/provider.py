@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -49,7 +50,10 @@ async def stream_reply(
 ) -> None:  # fmt: skip
     """Fill ``reply`` as chunks arrive, emitting Mix stream events for each."""
     stream = await client.chat.completions.create(
-        model=model, messages=messages, tools=tools, stream=True,  # type: ignore[arg-type]
+        model=model,
+        messages=cast("list[ChatCompletionMessageParam]", messages),
+        tools=cast("list[ChatCompletionToolParam]", tools),
+        stream=True,
         stream_options={"include_usage": True},
     )  # fmt: skip
     by_index: dict[int, Call] = {}

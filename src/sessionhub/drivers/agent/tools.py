@@ -209,15 +209,15 @@ def _fn(name: str, description: str, props: dict[str, Any], required: list[str])
             "function": {"name": name, "description": description, "parameters": schema}}  # fmt: skip
 
 
-S, I, B = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+S, N, B = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 TODO = {"type": "object", "required": ["id", "content", "status"], "properties": {
     "id": S, "content": S, "status": {"type": "string",
                                       "enum": ["pending", "in_progress", "completed"]}}}  # fmt: skip
 SPECS: list[dict[str, Any]] = [
     _fn("Bash", "Run a shell command in the session directory.",
-        {"command": S, "timeout": I, "description": S}, ["command"]),
+        {"command": S, "timeout": N, "description": S}, ["command"]),
     _fn("ReadText", "Read a text file (numbered lines).",
-        {"file_path": S, "offset": I, "limit": I}, ["file_path"]),
+        {"file_path": S, "offset": N, "limit": N}, ["file_path"]),
     _fn("Write", "Write a file.", {"file_path": S, "content": S}, ["file_path", "content"]),
     _fn("Edit", "Replace text in a file.",
         {"file_path": S, "old_string": S, "new_string": S, "replace_all": B},

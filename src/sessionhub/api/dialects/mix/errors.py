@@ -67,7 +67,9 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": ("body",), "msg": "invalid"}
     field = str(first.get("loc", ("body",))[-1])
-    return envelope(400, "validation_error", f"Validation error for field '{field}': {first['msg']}")
+    return envelope(
+        400, "validation_error", f"Validation error for field '{field}': {first['msg']}"
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

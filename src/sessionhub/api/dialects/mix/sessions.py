@@ -150,7 +150,9 @@ async def fork_session(session_id: str, request: Request, caller: MixCaller) -> 
     events = await all_events(caller.service, caller.workspace_id, session_id)
     positions = message_events(events)
     if index >= len(positions):
-        raise field_error("messageIndex", f"out of range: the session has {len(positions)} messages")
+        raise field_error(
+            "messageIndex", f"out of range: the session has {len(positions)} messages"
+        )
     cut = cut_after(events, positions[index]) or events[-1].id
     fork = await caller.service.fork(
         caller.workspace_id, session_id, ForkRequest(at_event_id=cut, title=title)

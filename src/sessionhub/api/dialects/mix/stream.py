@@ -25,9 +25,7 @@ PAGE = 500
 
 
 def frame(seq: int, name: str, data: object, retry: int = 30_000) -> ServerSentEvent:
-    return ServerSentEvent(
-        data=orjson.dumps(data).decode(), event=name, id=str(seq), retry=retry
-    )
+    return ServerSentEvent(data=orjson.dumps(data).decode(), event=name, id=str(seq), retry=retry)
 
 
 async def frames(caller: Caller, session_id: str, after: int) -> AsyncIterator[ServerSentEvent]:
