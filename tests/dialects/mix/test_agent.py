@@ -143,3 +143,29 @@ def test_rewind_with_media_cleanup_fork_and_history(harness: Harness) -> None:
     assert [m["id"] for m in rewound["messages"]] == [m["id"] for m in messages[:2]]
     assert rewound["files"] == ["early.txt"]  # late.txt came after the first deleted message
     assert rewound["missing"]["message"] == "Message with ID 'nope' not found"
+
+
+CALLBACK_SCRIPT = [
+    {"tools": [("Bash", {"command": "echo checked"})]},
+    {"content": "sub says ok"},
+    {"content": "final after callbacks"},
+]  # fmt: skip
+MORE_CALLBACKS = [
+    {"toolName": "*", "type": "sub_agent", "subAgentPrompt": "review it", "excludeFromContext": True},
+    {"toolName": "Bash", "type": "send_message", "messageContent": "now summarise"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("script", [CALLBACK_SCRIPT])
+def test_sub_agent_and_send_message_callbacks(harness: Harness) -> None:
+    out = harness.run("turn", text="check", callbacks=MORE_CALLBACKS)
+    roles = [(m["role"], m["userInput"]) for m in out["messages"]]
+    assert roles == [("user", "check"), ("assistant", ""), ("user", "now summarise"),
+                     ("assistant", "final after callbacks")]  # fmt: skip
+    sub, send = out["messages"][1]["callbackResults"]
+    assert sub["callback_type"] == "sub_agent" and sub["subagent_result"] == "sub says ok"
+    assert sub["exclude_from_context"] is True and send["callback_type"] == "send_message"
+    assert "review it" in harness.llm.requests[1]["messages"][1]["content"]
+    final_context = harness.llm.requests[2]["messages"]
+    assert [m["role"] for m in final_context[1:]] == ["user", "assistant", "tool", "user"]
+    assert final_context[-1]["content"] == "now summarise"  # the excluded result stays out
