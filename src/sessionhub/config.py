@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     pg_pool_size: int = Field(default=10, ge=1)
+    pg_writers: int = Field(default=2, ge=1, le=16, description="Write batches in flight.")
     root_dialect: str | None = Field(
         default=None, description="Also mount this dialect at / (for clients that cannot prefix)."
     )

@@ -88,6 +88,7 @@ async def lifespan(app: FastAPI, settings: Settings, extra: list[Driver]) -> Asy
         settings.resolved_database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
         pg_pool_size=settings.pg_pool_size,
+        pg_writers=settings.pg_writers,
     )
     await store.open()
     bus = EventBus()

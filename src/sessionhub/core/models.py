@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -181,6 +181,19 @@ class RewindResult(Model):
     deleted_files: list[str] = Field(default_factory=list)
 
 
+class Condition(Model):
+    """One filter on sessions: true when any field matches any value.
+
+    Fields are ``id``, ``name``, ``title`` or ``attributes.<key>`` (a top-level
+    attribute). ``eq`` is equality, ``contains`` a case-insensitive substring,
+    ``any`` membership in an attribute holding an array of strings.
+    """
+
+    fields: Annotated[list[str], Field(min_length=1, max_length=10)]
+    op: Literal["eq", "contains", "any"]
+    values: Annotated[list[str], Field(min_length=1, max_length=100)]
+
+
 class SessionQuery(Model):
     kind: str | None = None
     parent_id: str | None = None
@@ -192,6 +205,12 @@ class SessionQuery(Model):
     include_children: bool = False
     limit: int = 50
     cursor: str | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    where: list[Condition] = Field(default_factory=list)
+    order_by: Literal["created_at", "updated_at", "name"] = "created_at"
+    descending: bool = True
+    offset: Annotated[int, Field(ge=0)] = 0
 
 
 class Run(Model):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sessionhub.core.errors import Unsupported
 from sessionhub.core.models import (
     ApiKey,
     Event,
@@ -84,6 +85,22 @@ class SessionStore(abc.ABC):
 
     @abc.abstractmethod
     async def list_sessions(self, *, workspace_id: str, query: SessionQuery) -> Page[Session]: ...
+
+    async def count_sessions(self, *, workspace_id: str, query: SessionQuery) -> int:
+        """How many sessions match ``query`` (its paging ignored)."""
+        raise Unsupported(f"{type(self).__name__} cannot count sessions")
+
+    async def distinct_attribute_values(
+        self, *, workspace_id: str, kind: str, key: str, limit: int = 1000
+    ) -> list[str]:
+        """The distinct strings of an array attribute across a kind's sessions, sorted."""
+        raise Unsupported(f"{type(self).__name__} cannot list attribute values")
+
+    async def payload_rollups(
+        self, *, session_ids: Sequence[str], event_types: Sequence[str], keys: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Per session, over its events of those types: ``sum_<key>``, ``min_<key>``, ``max_<key>``."""
+        raise Unsupported(f"{type(self).__name__} cannot roll up payloads")
 
     @abc.abstractmethod
     async def update_session(

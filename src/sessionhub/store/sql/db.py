@@ -56,9 +56,15 @@ class Conn(abc.ABC):
 
 
 class Database(abc.ABC):
-    """Owns the connections: a read path and the single write connection."""
+    """Owns the connections: a read path and the write connection(s)."""
 
     dialect: str
+    write_depth: int = 1
+    """How many write batches may be in flight at once (one per write connection)."""
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        """Did the whole transaction roll back for a reason worth one more try?"""
+        return False
 
     @abc.abstractmethod
     async def open(self) -> None: ...
@@ -291,13 +297,22 @@ async def _init_pg_connection(conn: Any) -> None:
 
 
 class PostgresDatabase(Database):
+    """A read pool, and ``writers`` write connections for pipelined batches.
+
+    With one write connection a batch's round trips (lock, insert, update, notify,
+    commit) are the latency every waiting client pays twice; with two, the next batch
+    starts while the last commits, and row locks keep each session's seq in order.
+    """
+
     dialect = "postgresql"
 
-    def __init__(self, dsn: str, *, pool_size: int = 10) -> None:
+    def __init__(self, dsn: str, *, pool_size: int = 10, writers: int = 2) -> None:
         self.dsn = dsn
         self.pool_size = pool_size
+        self.write_depth = writers
         self.pool: Any = None
-        self._writer: Any = None
+        self._writers: asyncio.Queue[Any] = asyncio.Queue()
+        self._all_writers: list[Any] = []
 
     async def open(self) -> None:
         import asyncpg
@@ -305,21 +320,29 @@ class PostgresDatabase(Database):
         self.pool = await asyncpg.create_pool(
             self.dsn, min_size=1, max_size=self.pool_size, init=_init_pg_connection
         )
-        await self._writer_connection()
+        for _ in range(self.write_depth):
+            self._writers.put_nowait(await self._fresh_writer())
 
-    async def _writer_connection(self) -> Any:
-        """The write connection, opened anew if the database closed the last one."""
-        if self._writer is None or self._writer.is_closed():
-            self._writer = await self.connect_raw("sessionhub-writer")
-            await _init_pg_connection(self._writer)
-        return self._writer
+    async def _fresh_writer(self) -> Any:
+        conn = await self.connect_raw("sessionhub-writer")
+        await _init_pg_connection(conn)
+        self._all_writers.append(conn)
+        return conn
 
     async def close(self) -> None:
-        if self._writer is not None:
-            await self._writer.close()
+        for conn in self._all_writers:
+            if not conn.is_closed():
+                await conn.close()
+        self._all_writers.clear()
+        self._writers = asyncio.Queue()
         if self.pool is not None:
             await self.pool.close()
-        self._writer = self.pool = None
+        self.pool = None
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        import asyncpg
+
+        return isinstance(exc, asyncpg.TransactionRollbackError)  # deadlock, serialization
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
@@ -328,14 +351,20 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def write_transaction(self) -> AsyncIterator[Conn]:
-        """One transaction on the write connection.
+        """One transaction on a free write connection.
 
         A batch that fails because the connection broke is reported to its callers
-        (503, which clients retry); the next batch reconnects.
+        (503, which clients retry); the connection is replaced for the next batch.
         """
-        conn = await self._writer_connection()
-        async with conn.transaction():
-            yield PgConn(conn)
+        conn = await self._writers.get()
+        try:
+            if conn.is_closed():
+                self._all_writers.remove(conn)
+                conn = await self._fresh_writer()
+            async with conn.transaction():
+                yield PgConn(conn)
+        finally:
+            self._writers.put_nowait(conn)
 
     async def connect_raw(self, name: str = "sessionhub") -> Any:
         """A dedicated connection outside the pool (LISTEN needs one)."""

@@ -27,7 +27,7 @@ from sessionhub.core.models import (
 )
 from sessionhub.store import migrations
 from sessionhub.store.base import Created, Listener, NewKey, Rewound, SessionStore
-from sessionhub.store.sql import jobs, jobs_admin
+from sessionhub.store.sql import conditions, jobs, jobs_admin
 from sessionhub.store.sql.db import Conn, Database, PostgresDatabase, SqliteDatabase
 from sessionhub.store.sql.rows import (
     decode_cursor,
@@ -165,10 +165,12 @@ class SqlSessionStore(SessionStore):
         where, params = self._session_filters(workspace_id, query)
         sql = (
             f"SELECT {jobs.SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(where)} "
-            "ORDER BY created_at DESC, id DESC LIMIT :limit"
+            f"{conditions.order_sql(query)} LIMIT :limit OFFSET :offset"
         )
         async with await self._read() as conn:
-            rows = await conn.fetch(sql, {**params, "limit": query.limit + 1})
+            rows = await conn.fetch(
+                sql, {**params, "limit": query.limit + 1, "offset": query.offset}
+            )
         items = [session_from_row(r) for r in rows[: query.limit]]
         more = len(rows) > query.limit
         return Page(items=items, next_cursor=encode_cursor(items[-1]) if more else None)
@@ -198,11 +200,38 @@ class SqlSessionStore(SessionStore):
             where.append(self._metadata_clause(i))
             params[f"mk{i}"] = self._metadata_path(key)
             params[f"mv{i}"] = value
+        conditions.extra_filters(self.dialect, query, where, params)
         if query.cursor is not None:
             created, sid = decode_cursor(query.cursor)
             where.append("(created_at < :c_at OR (created_at = :c_at AND id < :c_id))")
             params.update(c_at=created, c_id=sid)
         return where, params
+
+    async def count_sessions(self, *, workspace_id: str, query: SessionQuery) -> int:
+        where, params = self._session_filters(workspace_id, query)
+        sql = f"SELECT count(*) FROM sessions WHERE {' AND '.join(where)}"
+        async with await self._read() as conn:
+            return int(await conn.fetchval(sql, params))
+
+    async def distinct_attribute_values(
+        self, *, workspace_id: str, kind: str, key: str, limit: int = 1000
+    ) -> list[str]:
+        sql = conditions.distinct_values_sql(self.dialect, key)
+        async with await self._read() as conn:
+            rows = await conn.fetch(sql, {"ws": workspace_id, "kind": kind, "limit": limit})
+        return [str(r["v"]) for r in rows]
+
+    async def payload_rollups(
+        self, *, session_ids: Sequence[str], event_types: Sequence[str], keys: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        if not session_ids:
+            return {}
+        sql, params = conditions.payload_rollup_sql(
+            self.dialect, list(keys), list(session_ids), list(event_types)
+        )
+        async with await self._read() as conn:
+            rows = await conn.fetch(sql, params)
+        return {r["session_id"]: {k: v for k, v in r.items() if k != "session_id"} for r in rows}
 
     def _metadata_clause(self, i: int) -> str:
         if self.dialect == "postgresql":
@@ -436,12 +465,13 @@ class SqlSessionStore(SessionStore):
 
 
 def open_store(
-    url: str, *, sqlite_synchronous: str = "FULL", pg_pool_size: int = 10
+    url: str, *, sqlite_synchronous: str = "FULL", pg_pool_size: int = 10, pg_writers: int = 2
 ) -> SessionStore:
     """Pick the backend by URL scheme; an unknown scheme is an error."""
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :])
         return SqlSessionStore(SqliteDatabase(path, synchronous=sqlite_synchronous), url=url)
     if url.startswith("postgresql://"):
-        return SqlSessionStore(PostgresDatabase(url, pool_size=pg_pool_size), url=url)
+        database = PostgresDatabase(url, pool_size=pg_pool_size, writers=pg_writers)
+        return SqlSessionStore(database, url=url)
     raise Invalid(f"unsupported database URL scheme in {url.split('://')[0]!r}")

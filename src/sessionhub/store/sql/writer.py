@@ -69,6 +69,8 @@ class Writer:
         self.max_batch = max_batch
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(db.write_depth)
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="sessionhub-writer")
@@ -79,7 +81,7 @@ class Writer:
             return
         await self._queue.join()
         self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.gather(self._task, *self._in_flight, return_exceptions=True)
         self._task = None
 
     async def submit(self, job: WriteJob[T]) -> T:
@@ -90,24 +92,44 @@ class Writer:
         return await asyncio.shield(future)
 
     async def _loop(self) -> None:
+        """Collect a batch, start it when a write connection is free, repeat."""
         while True:
             batch = [await self._queue.get()]
+            await self._slots.acquire()
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            task = asyncio.create_task(self._run_and_release(batch))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _run_and_release(self, batch: list[Item]) -> None:
+        try:
+            await self._run_batch(batch)
+        finally:
+            self._slots.release()
+            for _ in batch:
+                self._queue.task_done()
+
+    async def _commit(self, jobs: list[WriteJob[Any]]) -> tuple[list[Outcome], list[Notice]]:
+        """Run the batch in one transaction; retry it whole if the database rolled it back."""
+        for attempt in range(3):
             try:
-                await self._run_batch(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+                async with self.db.write_transaction() as conn:
+                    outcomes = await _run_jobs(conn, jobs, self.db.is_retryable)
+                    notices = [n for o in outcomes for n in o.notices if o.error is None]
+                    if notices and conn.dialect == "postgresql":
+                        await _pg_notify(conn, notices)
+                return outcomes, notices
+            except Exception as exc:
+                if attempt == 2 or not self.db.is_retryable(exc):
+                    raise
+                log.info("write batch rolled back (%s); retrying", type(exc).__name__)
+        raise AssertionError("unreachable")
 
     async def _run_batch(self, batch: list[Item]) -> None:
         jobs = [job for job, _ in batch]
         try:
-            async with self.db.write_transaction() as conn:
-                outcomes = await _run_jobs(conn, jobs)
-                notices = [n for o in outcomes for n in o.notices if o.error is None]
-                if notices and conn.dialect == "postgresql":
-                    await _pg_notify(conn, notices)
+            outcomes, notices = await self._commit(jobs)
         except Exception as exc:
             log.exception("write batch of %d failed", len(batch))
             error = Unavailable("the database could not commit the write")
@@ -127,7 +149,9 @@ class Writer:
             self.publish(notices)
 
 
-async def _run_jobs(conn: Conn, jobs: list[WriteJob[Any]]) -> list[Outcome]:
+async def _run_jobs(
+    conn: Conn, jobs: list[WriteJob[Any]], retryable: Callable[[BaseException], bool]
+) -> list[Outcome]:
     outcomes: list[Outcome] = []
     i = 0
     while i < len(jobs):
@@ -139,12 +163,14 @@ async def _run_jobs(conn: Conn, jobs: list[WriteJob[Any]]) -> list[Outcome]:
             outcomes.extend(await type(job).run_group(conn, jobs[i:j]))
             i = j
             continue
-        outcomes.append(await _run_one(conn, job))
+        outcomes.append(await _run_one(conn, job, retryable))
         i += 1
     return outcomes
 
 
-async def _run_one(conn: Conn, job: WriteJob[Any]) -> Outcome:
+async def _run_one(
+    conn: Conn, job: WriteJob[Any], retryable: Callable[[BaseException], bool]
+) -> Outcome:
     notices: list[Notice] = []
     try:
         async with conn.savepoint():
@@ -152,6 +178,9 @@ async def _run_one(conn: Conn, job: WriteJob[Any]) -> Outcome:
     except SessionHubError as exc:
         return Outcome(error=exc)
     except Exception as exc:
+        if retryable(exc):
+            raise  # a deadlock: the whole batch is retried
+
         log.exception("write job %s failed", type(job).__name__)
         error = Unavailable("the write failed in the database")
         error.__cause__ = exc

@@ -1,0 +1,93 @@
+"""The real Orq SDKs (two generations, two environments) against a live sessionhub."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sessionhub.api.app import create_app
+from sessionhub.config import Settings
+from sessionhub.testing import sdkenv
+from sessionhub.testing.fixtures import LiveServer
+
+HERE = Path(__file__).parent
+LEGACY = ["orq-ai-sdk==3.4.0", "httpx==0.28.1", "python-dateutil<3"]
+CURRENT = ["orq-ai-sdk==4.17.13"]
+
+
+@pytest.fixture
+def orq_server(tmp_path: Path) -> Iterator[LiveServer]:
+    settings = Settings(
+        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/db.sqlite", no_auth=True,
+        log_format="text",
+    )  # fmt: skip
+    with LiveServer(create_app(settings)) as server:
+        yield server
+
+
+def drive(python: Path, script: str, server: LiveServer) -> dict[str, Any]:
+    done = sdkenv.run([str(python), str(HERE / script), f"{server.url}/orq", "k"], timeout=180)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_legacy_trace_sessions(orq_server: LiveServer) -> None:
+    out = drive(sdkenv.python_env("orq-3.4.0", LEGACY), "legacy_client.py", orq_server)
+    assert out["bare"]["external_id"] == out["bare"]["id"]
+    assert out["bare"]["traces_count"] == 0
+    full = out["full"]
+    assert full["external_id"] == "legacy/one"
+    assert full["billing"] == {"input_cost": 0.1, "output_cost": 0.2, "total_cost": 0.3}
+    assert full["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+    assert full["traces_count"] == 4 and full["tags"] == ["alpha", "beta"]
+    assert full["project_id"] == "p1" and full["workspace_id"] == out["bare"]["workspace_id"]
+    assert full["started_at"].startswith("2025-01-02T03:04:05")
+    assert out["get_by_external"] is True and out["get_by_id"] == "legacy/one"
+    assert out["updated"] == {
+        "traces_count": 7,
+        "tags": ["gamma"],
+        "project_id": None,
+        "duration": 10,
+    }
+    assert out["list_all"] == {"object": "list", "n": 7, "more": False}
+    assert out["pages"] == [["page-4", "page-3", "page-2"], ["page-1", "page-0", "legacy/one"],
+                            [out["bare"]["external_id"]]]  # fmt: skip
+    assert out["pages_more"] == [True, True, False]
+    assert out["last_id"] == out["pages"][1]
+    assert out["first_id"] == out["pages"][0]
+    assert out["f_id"] == ["page-3"]
+    assert out["f_search"] == ["page-0", "page-1", "page-2", "page-3", "page-4"]
+    assert out["f_contains"] == ["legacy/one"]
+    assert out["f_equals"] == ["page-1"]
+    assert out["f_in"] == ["legacy/one", "page-0", "page-2", "page-4"]
+    assert out["q_search"] == ["page-4"]
+    assert out["sorted"] == out["sorted_expected"]
+    assert out["after_delete"]["class"] == "HonoAPIError"
+    assert out["after_delete"]["code"] == "404"
+    assert out["delete_missing"] == "404"
+    assert out["bad_limit"] == 400
+
+
+def test_threads(orq_server: LiveServer) -> None:
+    out = drive(sdkenv.python_env("orq-4.17.13", CURRENT), "threads_client.py", orq_server)
+    created = out["created"]
+    assert created["external_id"] == "thread/ 1" and created["kind"] == "THREAD_KIND_CODING_AGENT"
+    assert created["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+    assert created["duration"] == 1240.0 and created["client"] == "cursor"
+    assert created["started_at"].startswith("2025-01-02T03:04:05.678")
+    assert out["get_external"] is True and out["get_id"] == "thread/ 1"
+    assert out["updated"] == {"traces_count": 3, "contact_ids": [], "tags": ["a"]}
+    assert out["cleared_tags"] == []
+    assert out["pages"] == [["t3", "t2"], True, ["thread/ 1"], False]
+    assert out["by_tag"] == ["t1", "t3"]
+    assert out["last_hour"] == 5
+    assert out["by_kind"] == ["thread/ 1"]
+    assert out["count"] == 4
+    assert out["tags"] == ["x", "y"]
+    assert out["gone"]["code"] == 5
+    assert out["exclusive"] == 400
