@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     root_dialect: str | None = Field(
         default=None, description="Also mount this dialect at / (for clients that cannot prefix)."
     )
+    agent_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible chat-completions base URL for agents."
+    )
+    agent_model: str | None = Field(default=None, description="Model name agents ask for.")
+    agent_api_key: str | None = Field(default=None, description="API key for the agent provider.")
+    agent_timeout: float = Field(default=300.0, gt=0, description="Seconds per LLM request.")
+    agent_max_steps: int = Field(default=50, ge=1, description="Model calls per agent turn.")
+    agent_prompt_variables: dict[str, str] = Field(
+        default_factory=dict, description="Values for $<name> in custom system prompts (JSON)."
+    )
     hot_routes: bool = Field(
         default=True, description="Serve append and get through the lean Starlette routes."
     )

@@ -102,6 +102,7 @@ async def lifespan(app: FastAPI, settings: Settings, extra: list[Driver]) -> Asy
         bus=bus,
         runs=runs,
     )
+    drivers.configure(settings, service)
     hub = Hub(settings=settings, store=store, service=service, bus=bus)
     hub.default_workspace_id = await bootstrap(store, settings)
     await store.hold_owner_lock(runs.owner)

@@ -11,9 +11,13 @@ import abc
 import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sessionhub.core.models import Event, EventCreate, Run, Session
+
+if TYPE_CHECKING:
+    from sessionhub.config import Settings
+    from sessionhub.core.service import SessionService
 
 
 class Capability(enum.StrEnum):
@@ -35,6 +39,9 @@ class RunContext:
 class Driver(abc.ABC):
     kind: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.fork, Capability.rewind})
+
+    def configure(self, settings: Settings, service: SessionService) -> None:
+        """Called once when the server starts, before any run (drivers needing settings)."""
 
     async def on_create(self, session: Session) -> None:
         """Called after the session row and its directory exist."""

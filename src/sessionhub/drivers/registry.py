@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from sessionhub.core.errors import Invalid
 from sessionhub.drivers.base import Driver
+
+if TYPE_CHECKING:
+    from sessionhub.config import Settings
+    from sessionhub.core.service import SessionService
 
 GROUP = "sessionhub.drivers"
 
@@ -34,6 +39,10 @@ class DriverRegistry:
         except KeyError:
             known = ", ".join(sorted(self._drivers))
             raise Invalid(f"unknown session kind {kind!r}; known kinds: {known}") from None
+
+    def configure(self, settings: Settings, service: SessionService) -> None:
+        for driver in self._drivers.values():
+            driver.configure(settings, service)
 
     def kinds(self) -> list[str]:
         return sorted(self._drivers)

@@ -1,0 +1,24 @@
+"""The Mix dialect: ``mix-python-sdk`` talks to sessionhub as if it were Mix's server.
+
+Mounted under ``/mix`` (``Mix(server_url="http://host:8700/mix")``). Sessions are
+of kind ``agent``; Mix's own fields live in the session's ``attributes``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from sessionhub.api.dialects import Dialect
+from sessionhub.api.dialects.mix import errors, files, messages, sessions, stream
+
+
+class MixDialect(Dialect):
+    name = "mix"
+    prefix = "/mix"
+
+    def create_app(self) -> FastAPI:
+        app = FastAPI(title="sessionhub — Mix dialect", docs_url=None, redoc_url=None)
+        for module in (sessions, files, messages, stream):
+            app.include_router(module.router)
+        errors.install(app)
+        return app

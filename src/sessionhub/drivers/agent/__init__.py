@@ -1,0 +1,34 @@
+"""The ``agent`` driver: an LLM loop with Mix's tools, in the session's directory."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sessionhub.drivers.base import Capability, Driver, RunContext
+
+if TYPE_CHECKING:
+    from sessionhub.config import Settings
+    from sessionhub.core.service import SessionService
+
+
+class AgentDriver(Driver):
+    kind = "agent"
+    capabilities = frozenset(
+        {Capability.fork, Capability.rewind, Capability.runs, Capability.cancel}
+    )
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._service: SessionService | None = None
+
+    def configure(self, settings: Settings, service: SessionService) -> None:
+        self._settings, self._service = settings, service
+
+    async def run(self, ctx: RunContext, input: dict[str, Any]) -> None:
+        """One turn for the user message in ``input`` (Mix's send-message body)."""
+        from sessionhub.drivers.agent.loop import Agent
+
+        if self._settings is None or self._service is None:
+            raise RuntimeError("the agent driver was not configured by the server")
+        agent = Agent(self._settings, self._service, ctx.session, ctx.append, ctx.append)
+        await agent.turn(str(input.get("text", "")), input.get("max_steps"))

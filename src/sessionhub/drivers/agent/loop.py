@@ -1,0 +1,240 @@
+"""One agent turn: user message → model ⇄ tools (and callbacks) → complete or error.
+
+The transcript goes to the session's own events; stream frames (``mix.*``) go to
+the stream session — the session itself, or for a subagent its parent, tagged
+with the parent's Task tool call id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openai import APIError, AsyncOpenAI
+
+from sessionhub.core.models import Event, EventCreate, Role, Session, SessionCreate
+from sessionhub.drivers.agent import prompt, tools, transcript
+from sessionhub.drivers.agent.provider import Call, Reply, stream_reply
+
+if TYPE_CHECKING:
+    from sessionhub.config import Settings
+    from sessionhub.core.service import SessionService
+
+Append = Callable[[Sequence[EventCreate]], Awaitable[list[Event]]]
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def stream_event(name: str, data: dict[str, Any]) -> EventCreate:
+    return EventCreate(type=transcript.stream_type(name), payload=data)
+
+
+@dataclass
+class Agent:
+    settings: Settings
+    service: SessionService
+    session: Session
+    record: Append
+    stream: Append
+    parent_call: str | None = None
+    pending: list[Call] = field(default_factory=list)
+    partial: Reply | None = None
+    current: str = ""
+
+    @property
+    def directory(self) -> Path:
+        return self.service.files.directory(self.session.workspace_id, self.session.id)
+
+    async def emit(self, name: str, data: dict[str, Any]) -> None:
+        if self.parent_call is not None:
+            data = {**data, "parentToolCallId": self.parent_call}
+        await self.stream([stream_event(name, data)])
+
+    async def turn(self, text: str, max_steps: int | None) -> str:
+        """Run the turn; the final answer is returned (and ends the stream's turn)."""
+        await self.user_message(text)
+        problem = self.missing_setting()
+        if problem is not None:
+            await self.emit("error", {"type": "configuration_error", "error": problem})
+            return ""
+        reply: Reply | None = None
+        try:
+            async with self.client() as client:
+                reply = await self.steps(client, max_steps)
+        except asyncio.CancelledError:
+            await self.cancelled()
+            raise
+        except APIError as exc:
+            await self.emit("error", {"type": "provider_error", "error": f"LLM provider: {exc}"})
+            return ""
+        await self.emit("complete", {"type": "complete", "done": True, "content": reply.content,
+                                     "messageId": reply.id, "reasoning": reply.reasoning or None,
+                                     "reasoningDuration": reply.reasoning_ms or None})  # fmt: skip
+        return reply.content
+
+    def missing_setting(self) -> str | None:
+        for name in ("agent_base_url", "agent_model"):
+            if not getattr(self.settings, name):
+                return (f"no LLM provider is configured: set SESSIONHUB_{name.upper()} "
+                        "(and SESSIONHUB_AGENT_API_KEY if the provider needs one)")  # fmt: skip
+        return None
+
+    def client(self) -> AsyncOpenAI:
+        key = self.settings.agent_api_key
+        return AsyncOpenAI(
+            base_url=self.settings.agent_base_url, api_key=key or "sessionhub", max_retries=0,
+            timeout=self.settings.agent_timeout,
+        )  # fmt: skip
+
+    async def user_message(self, text: str, *, injected: bool = False) -> None:
+        mid = new_id()
+        await self.record([EventCreate(type=transcript.MESSAGE, role=Role.user,
+                                       payload={"id": mid, "content": text, "injected": injected})])  # fmt: skip
+        await self.emit(
+            "user_message_created",
+            {"type": "user_message_created", "messageId": mid, "content": text},
+        )
+        if not self.session.attributes.get("firstUserMessage"):
+            self.session = await self.service.store.set_attributes(
+                workspace_id=self.session.workspace_id, session_id=self.session.id,
+                attributes={"firstUserMessage": text[:500]},
+            )  # fmt: skip
+
+    async def steps(self, client: AsyncOpenAI, max_steps: int | None) -> Reply:
+        limit = max_steps or self.settings.agent_max_steps
+        for _ in range(limit):
+            messages = await self.context()
+            reply = Reply(id=new_id())
+            self.partial = reply
+            await stream_reply(client, self.settings.agent_model or "", messages,
+                               tools.SPECS, reply, self.emit)  # fmt: skip
+            self.partial = None
+            self.current = reply.id
+            await self.assistant_message(reply)
+            if not reply.calls:
+                return reply
+            self.pending = list(reply.calls)
+            for call in reply.calls:
+                await self.tool(call, reply.id)
+                self.pending.remove(call)
+        return reply
+
+    async def assistant_message(self, reply: Reply, *, cancelled: bool = False) -> None:
+        payload: dict[str, Any] = {
+            "id": reply.id, "content": reply.content, "model": self.settings.agent_model,
+            "finishReason": "cancelled" if cancelled else reply.finish,
+            "toolCalls": [{"id": c.id, "name": c.name, "input": c.input or "{}"}
+                          for c in reply.calls],
+        }  # fmt: skip
+        if reply.reasoning:
+            payload.update(reasoning=reply.reasoning, reasoningDuration=reply.reasoning_ms)
+        if cancelled:
+            payload["cancelled"] = True
+        await self.record([EventCreate(
+            type=transcript.MESSAGE, role=Role.assistant, payload=payload,
+            input_tokens=reply.input_tokens, output_tokens=reply.output_tokens, cost=reply.cost,
+        )])  # fmt: skip
+
+    async def tool(self, call: Call, message_id: str) -> None:
+        await self.record([EventCreate(type=transcript.TOOL_CALL, payload={
+            "id": call.id, "name": call.name, "input": call.input, "messageId": message_id})])  # fmt: skip
+        await self.emit("tool_execution_start", {"type": "tool_execution_start",
+                        "toolCallId": call.id, "toolName": call.name, "progress": "running"})  # fmt: skip
+        outcome = await self.execute(call)
+        await self.record([EventCreate(
+            type=transcript.TOOL_RESULT, role=Role.tool, cost=outcome.cost,
+            payload={"toolCallId": call.id, "name": call.name, "result": outcome.text,
+                     "isError": outcome.is_error, "messageId": message_id})])  # fmt: skip
+        await self.emit("tool_execution_complete", {"type": "tool_execution_complete",
+                        "toolCallId": call.id, "toolName": call.name, "progress": "done",
+                        "success": not outcome.is_error})  # fmt: skip
+        from sessionhub.drivers.agent.callbacks import run_callbacks
+
+        await run_callbacks(self, call, outcome, message_id)
+
+    async def execute(self, call: Call) -> tools.Outcome:
+        try:
+            args = json.loads(call.input or "{}")
+            if not isinstance(args, dict):
+                raise tools.ToolError("arguments must be a JSON object")
+            if call.name == "Task":
+                return await self.task(call, args)
+            if call.name == "TodoWrite":
+                return await self.todos(args)
+            handler = tools.HANDLERS.get(call.name)
+            if handler is None:
+                raise tools.ToolError(f"unknown tool {call.name!r}")
+            return await handler(self.directory, args)
+        except json.JSONDecodeError as exc:
+            return tools.Outcome(f"invalid JSON arguments: {exc}", is_error=True)
+        except (tools.ToolError, OSError, ValueError) as exc:
+            return tools.Outcome(str(exc), is_error=True)
+
+    async def todos(self, args: dict[str, Any]) -> tools.Outcome:
+        todos = args.get("todos")
+        if not isinstance(todos, list) or not all(isinstance(t, dict) for t in todos):
+            raise tools.ToolError("todos must be a list of {id, content, status}")
+        await self.service.store.set_attributes(
+            workspace_id=self.session.workspace_id, session_id=self.session.id,
+            attributes={"todos": todos},
+        )  # fmt: skip
+        done = sum(1 for t in todos if t.get("status") == "completed")
+        return tools.Outcome(f"Todo list updated: {len(todos)} items, {done} completed")
+
+    async def task(self, call: Call, args: dict[str, Any]) -> tools.Outcome:
+        text = args.get("prompt")
+        if not isinstance(text, str) or not text:
+            raise tools.ToolError("prompt is required")
+        answer, cost = await self.subagent(call.id, str(args.get("description") or "Task"), text)
+        return tools.Outcome(answer or "(the subagent gave no answer)", cost=cost)
+
+    async def subagent(self, call_id: str, title: str, text: str) -> tuple[str, float]:
+        """Run a general-purpose subagent to its answer; its cost rolls up into this session."""
+        if self.session.attributes.get("sessionType") == "subagent":
+            raise tools.ToolError("a subagent cannot start another subagent")
+        attributes = {
+            "sessionType": "subagent", "subagentType": "general-purpose",
+            "parentToolCallId": call_id, "promptMode": "default", "customSystemPrompt": "",
+            "browserMode": self.session.attributes.get("browserMode", "local-browser-service"),
+        }  # fmt: skip
+        ws = self.session.workspace_id
+        spec = SessionCreate(kind="agent", title=title[:200], parent_id=self.session.id,
+                             attributes=attributes)  # fmt: skip
+        child = (await self.service.create(ws, spec)).session
+
+        async def record(events: Sequence[EventCreate]) -> list[Event]:
+            return await self.service.append(ws, child.id, events)
+
+        sub = Agent(self.settings, self.service, child, record, self.stream, parent_call=call_id)
+        answer = await sub.turn(text, None)
+        child = await self.service.get(ws, child.id)
+        return answer, child.totals.cost
+
+    async def context(self) -> list[dict[str, Any]]:
+        from sessionhub.drivers.agent.history import openai_messages
+
+        system = prompt.system_prompt(self.session.attributes, self.settings.agent_prompt_variables)
+        page = await self.service.events(self.session.workspace_id, self.session.id,
+                                         after=0, limit=100_000)  # fmt: skip
+        return [{"role": "system", "content": system}, *openai_messages(page.items)]
+
+    async def cancelled(self) -> None:
+        """Keep the transcript consistent: the partial message, results for pending calls."""
+        partial, self.partial = self.partial, None
+        if partial is not None:
+            await self.assistant_message(partial, cancelled=True)
+            self.pending = list(partial.calls)
+        message_id = partial.id if partial is not None else self.current
+        events = [EventCreate(type=transcript.TOOL_RESULT, role=Role.tool, payload={
+            "toolCallId": c.id, "name": c.name, "result": "cancelled", "isError": True,
+            "messageId": message_id}) for c in self.pending]  # fmt: skip
+        events.append(EventCreate(type=transcript.CANCELLED, payload={"messageId": message_id}))
+        await self.record(events)
+        await self.emit("error", {"type": "cancelled", "error": "the turn was cancelled"})

@@ -1,0 +1,24 @@
+"""How an agent session's transcript is stored as events (shared by the driver and Mix).
+
+* ``message`` (role user/assistant): ``{id, content, reasoning?, reasoningDuration?,
+  toolCalls?: [{id, name, input}], model?, finishReason?, cancelled?, excludeFromContext?}``
+* ``tool_call``: ``{id, name, input, messageId}`` — one per call, counted in totals
+* ``tool_result`` (role tool): ``{toolCallId, name, result, isError, messageId}``
+* ``callback_result``: Mix's ``CallbackResultData`` (snake_case) plus ``messageId``
+* ``turn.cancelled``: ``{messageId}`` — the turn was cancelled after that message
+* ``mix.<event>``: one frame of the live stream (Mix's 16 SSE event names), kept so
+  a reconnecting client can replay what it missed.
+"""
+
+from __future__ import annotations
+
+MESSAGE = "message"
+TOOL_CALL = "tool_call"
+TOOL_RESULT = "tool_result"
+CALLBACK_RESULT = "callback_result"
+CANCELLED = "turn.cancelled"
+STREAM_PREFIX = "mix."
+
+
+def stream_type(name: str) -> str:
+    return STREAM_PREFIX + name

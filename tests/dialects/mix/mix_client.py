@@ -1,0 +1,237 @@
+"""Drive mix-python-sdk==0.8.1 against a server; one scenario a run, JSON on stdout.
+
+Usage: mix_client.py <server_url> <api_key> <scenario> [json-args]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any
+
+import httpx
+from mix_python_sdk import Mix, errors
+from mix_python_sdk.utils import BackoffStrategy, RetryConfig
+
+URL, KEY, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
+ARGS: dict[str, Any] = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+NO_RETRY = RetryConfig("backoff", BackoffStrategy(100, 200, 1.5, 500), False)
+
+
+def mix() -> Mix:
+    client = httpx.Client(headers={"Authorization": f"Bearer {KEY}"})
+    return Mix(server_url=URL, client=client, retry_config=NO_RETRY)
+
+
+def dump(obj: Any) -> Any:
+    if isinstance(obj, list):
+        return [dump(o) for o in obj]
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json", by_alias=True)
+    return obj
+
+
+def error(call: Any) -> dict[str, Any]:
+    try:
+        call()
+    except errors.ErrorResponse as exc:
+        return {"status": exc.raw_response.status_code, **exc.data.error.model_dump(mode="json")}
+    except errors.MixDefaultError as exc:
+        return {"status": exc.status_code, "default": exc.body}
+    return {"status": "no error"}
+
+
+def collect(sdk: Mix, session_id: str, last: str | None, until: set[str], box: list[Any]) -> None:
+    res = sdk.streaming.stream_events(session_id=session_id, last_event_id=last)
+    for ev in res.result:
+        data = ev.data.model_dump(mode="json", by_alias=True, exclude_none=True)
+        box.append({"event": ev.event, "id": ev.id if hasattr(ev, "id") else None, "data": data})
+        if ev.event in until and not data.get("parentToolCallId"):
+            break
+    res.result.response.close()
+
+
+def turn(sdk: Mix, session_id: str, text: str, cancel_after: float | None = None) -> list[Any]:
+    box: list[Any] = []
+    reader = threading.Thread(
+        target=collect, args=(sdk, session_id, None, {"complete", "error"}, box)
+    )
+    reader.start()
+    time.sleep(0.5)
+    sent = sdk.messages.send(id=session_id, text=text)
+    assert sent.status == "processing", sent
+    if cancel_after is not None:
+        time.sleep(cancel_after)
+        started = time.monotonic()
+        out = sdk.sessions.cancel_processing(id=session_id)
+        box.append({"cancel": dump(out), "cancel_seconds": time.monotonic() - started})
+    reader.join(timeout=60)
+    return box
+
+
+def scenario_sessions(sdk: Mix) -> dict[str, Any]:
+    made = sdk.sessions.create(
+        title="first",
+        browser_mode="local-browser-service",
+        callbacks=[{"toolName": "Bash", "type": "bash_script", "bashCommand": "echo hi"}],
+    )
+    cdp = sdk.sessions.create(
+        title="cdp", browser_mode="remote-cdp-websocket", cdp_url="ws://x:1/devtools"
+    )
+    got = sdk.sessions.get(id=made.id)
+    updated = sdk.sessions.update_session_callbacks(
+        id=made.id, callbacks=[{"toolName": "*", "type": "send_message", "messageContent": "go on"}]
+    )
+    listed = sdk.sessions.list()
+    res = sdk.sessions.export_session(id=made.id)
+    headers, exported = res.headers, res.result
+    sdk.sessions.delete(id=cdp.id)
+    return {
+        "created": dump(made),
+        "cdp": dump(cdp),
+        "got": dump(got),
+        "updated": dump(updated),
+        "listed": [s.id for s in listed],
+        "export": dump(exported),
+        "disposition": headers.get("content-disposition"),
+        "after_delete": [s.id for s in sdk.sessions.list()],
+        "get_deleted": error(lambda: sdk.sessions.get(id=cdp.id)),
+        "cancel_idle": dump(sdk.sessions.cancel_processing(id=made.id)),
+    }
+
+
+def scenario_errors(sdk: Mix) -> dict[str, Any]:
+    c = sdk.sessions.create
+    big = "x" * 51_201
+    return {
+        "title": error(lambda: c(title="", browser_mode="local-browser-service")),
+        "cdp_missing": error(lambda: c(title="t", browser_mode="remote-cdp-websocket")),
+        "cdp_scheme": error(
+            lambda: c(title="t", browser_mode="remote-cdp-websocket", cdp_url="http://x")
+        ),
+        "append_size": error(
+            lambda: c(
+                title="t",
+                browser_mode="local-browser-service",
+                prompt_mode="append",
+                custom_system_prompt=big,
+            )
+        ),
+        "replace_ok": dump(
+            c(
+                title="t",
+                browser_mode="local-browser-service",
+                prompt_mode="replace",
+                custom_system_prompt=big,
+            )
+        ).get("id")
+        is not None,
+        "default_ignores": dump(
+            c(title="t", browser_mode="local-browser-service", custom_system_prompt="y" * 200_000)
+        ).get("id")
+        is not None,
+        "subagent_type": error(
+            lambda: c(title="t", browser_mode="local-browser-service", subagent_type="x")
+        ),
+        "callback": error(
+            lambda: c(
+                title="t",
+                browser_mode="local-browser-service",
+                callbacks=[{"toolName": "Bash", "type": "bash_script"}],
+            )
+        ),
+        "callback_exclude": error(
+            lambda: c(
+                title="t",
+                browser_mode="local-browser-service",
+                callbacks=[
+                    {
+                        "toolName": "Bash",
+                        "type": "send_message",
+                        "messageContent": "m",
+                        "excludeFromContext": True,
+                    }
+                ],
+            )
+        ),
+        "get_missing": error(lambda: sdk.sessions.get(id="nope")),
+        "rewind_missing": error(lambda: sdk.sessions.rewind_session(id="nope", message_id="m")),
+        "send_missing": error(lambda: sdk.messages.send(id="nope", text="hi")),
+    }
+
+
+def scenario_files(sdk: Mix) -> dict[str, Any]:
+    s = sdk.sessions.create(title="files", browser_mode="local-browser-service")
+    up = sdk.files.upload_session_file(
+        id=s.id, file={"file_name": "my notes.txt", "content": b"hello"}
+    )
+    evil = sdk.files.upload_session_file(
+        id=s.id, file={"file_name": "../escape.txt", "content": b"x"}
+    )
+    listed = sdk.files.list_session_files(id=s.id)
+    body = sdk.files.get_session_file(id=s.id, filename=up.name)
+    content = body.read().decode()
+    sdk.files.delete_session_file(id=s.id, filename=up.name)
+    big = error(
+        lambda: sdk.files.upload_session_file(
+            id=s.id, file={"file_name": "big.bin", "content": b"0" * (32 * 1024 * 1024 + 1)}
+        )
+    )
+    return {
+        "session": s.id,
+        "uploaded": dump(up),
+        "evil": dump(evil),
+        "listed": dump(listed),
+        "content": content,
+        "after": [f.name for f in sdk.files.list_session_files(id=s.id)],
+        "missing": error(lambda: sdk.files.get_session_file(id=s.id, filename="nope.txt")),
+        "too_big": big,
+    }
+
+
+def scenario_turn(sdk: Mix) -> dict[str, Any]:
+    s = sdk.sessions.create(
+        title="agent",
+        browser_mode="local-browser-service",
+        callbacks=ARGS.get("callbacks"),
+        prompt_mode=ARGS.get("prompt_mode", "default"),
+        custom_system_prompt=ARGS.get("prompt"),
+    )
+    for name, data in ARGS.get("files", {}).items():
+        sdk.files.upload_session_file(id=s.id, file={"file_name": name, "content": data.encode()})
+    frames = turn(sdk, s.id, ARGS.get("text", "do it"), ARGS.get("cancel_after"))
+    time.sleep(ARGS.get("settle", 0.3))
+    out = {
+        "session": dump(sdk.sessions.get(id=s.id)),
+        "frames": frames,
+        "messages": dump(sdk.messages.list_session(id=s.id)),
+        "files": sorted(f.name for f in sdk.files.list_session_files(id=s.id)),
+        "subagents": dump(
+            [x for x in sdk.sessions.list(include_subagents=True) if x.parent_session_id == s.id]
+        ),
+    }
+    if ARGS.get("second_text"):
+        out["second"] = turn(sdk, s.id, ARGS["second_text"])
+        out["messages"] = dump(sdk.messages.list_session(id=s.id))
+        out["history"] = dump(sdk.messages.get_history())
+    if ARGS.get("replay_from") is not None:
+        box: list[Any] = []
+        collect(sdk, s.id, str(ARGS["replay_from"]), {"complete", "error"}, box)
+        out["replay"] = box
+    return out
+
+
+def scenario_rewind(sdk: Mix) -> dict[str, Any]:
+    sid, keep = ARGS["session"], ARGS["message"]
+    rewound = sdk.sessions.rewind_session(id=sid, message_id=keep, cleanup_media=True)
+    return {
+        "rewound": dump(rewound),
+        "messages": dump(sdk.messages.list_session(id=sid)),
+        "files": sorted(f.name for f in sdk.files.list_session_files(id=sid)),
+        "missing": error(lambda: sdk.sessions.rewind_session(id=sid, message_id="nope")),
+    }
+
+
+print(json.dumps(globals()[f"scenario_{SCENARIO}"](mix())))

@@ -1,0 +1,87 @@
+"""Sessions and files through the real mix-python-sdk==0.8.1."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.dialects.mix.conftest import Harness
+
+
+def test_session_operations(harness: Harness) -> None:
+    out = harness.run("sessions")
+    made = out["created"]
+    assert made["title"] == "first" and made["browserMode"] == "local-browser-service"
+    assert made["sessionType"] == "main" and made["userMessageCount"] == 0
+    assert made["callbacks"][0]["bashCommand"] == "echo hi"
+    assert made["callbacks"][0]["bashTimeout"] == 120000
+    assert out["cdp"]["cdpUrl"] == "ws://x:1/devtools"
+    assert out["got"]["id"] == made["id"]
+    assert out["updated"]["callbacks"][0]["type"] == "send_message"
+    assert set(out["listed"]) == {made["id"], out["cdp"]["id"]}
+    assert out["export"]["id"] == made["id"] and out["export"]["messages"] == []
+    assert out["disposition"] == [f"attachment; filename=session_{made['id']}_transcript.json"]
+    assert out["after_delete"] == [made["id"]]
+    assert out["get_deleted"] == {
+        "status": 404, "code": 404, "type": "not_found",
+        "message": f"Session with ID '{out['cdp']['id']}' not found",
+    }  # fmt: skip
+    assert out["cancel_idle"]["cancelled"] is False
+
+
+def test_validation_errors(harness: Harness) -> None:
+    out = harness.run("errors")
+    assert out["title"] == {"status": 400, "code": 400, "type": "validation_error",
+                            "message": "title is required"}  # fmt: skip
+    assert "cdpUrl is required" in out["cdp_missing"]["message"]
+    assert "ws://" in out["cdp_scheme"]["message"]
+    assert out["append_size"]["message"] == (
+        "Custom prompt size (50KB) exceeds append mode limit of 50KB"
+    )
+    assert out["replace_ok"] is True and out["default_ignores"] is True
+    assert out["subagent_type"]["message"].startswith("subagentType cannot be set")
+    assert out["callback"]["message"] == (
+        "Validation error for field 'callbacks': bash_script type requires 'bashCommand' field"
+    )
+    assert out["callback_exclude"]["message"].endswith("cannot be excluded from context")
+    assert out["get_missing"]["status"] == 404
+    assert out["rewind_missing"]["type"] == "not_found"
+    assert out["send_missing"]["status"] == 404
+
+
+def test_raw_rules_the_sdk_cannot_send(harness: Harness) -> None:
+    """Older TypeScript shapes and the rules the SDK checks itself, over plain HTTP."""
+    auth = {"Authorization": f"Bearer {harness.key}"}
+    with httpx.Client(base_url=harness.url, headers=auth) as http:
+        older = http.post("/api/sessions", json={"workingDirectory": "/tmp"})
+        assert older.status_code == 201, older.text
+        assert older.json()["browserMode"] == "local-browser-service"
+        bad = http.post("/api/sessions", json={"title": "t", "browserMode": "local-browser-service",
+                                               "promptMode": "weird"})  # fmt: skip
+        assert bad.json()["error"]["message"] == (
+            "promptMode must be 'default', 'append', or 'replace'"
+        )
+        sub = http.post("/api/sessions", json={"title": "t", "browserMode": "local-browser-service",
+                                               "sessionType": "subagent"})  # fmt: skip
+        assert sub.status_code == 400 and sub.json()["error"]["message"].startswith("API can only")
+        junk = http.post("/api/sessions", content=b"{nope")
+        assert junk.status_code == 400 and junk.headers["content-type"] == "application/json"
+        assert junk.json()["error"]["type"] == "bad_request"
+        unauthorised = httpx.get(f"{harness.url}/api/sessions")
+        assert unauthorised.status_code == 401
+        assert unauthorised.json()["error"]["type"] == "unauthorized"
+
+
+def test_files(harness: Harness) -> None:
+    out = harness.run("files")
+    up = out["uploaded"]
+    assert up["name"] == "my_notes.txt" and up["size"] == 5 and up["isDir"] is False
+    assert up["url"] == f"{harness.url}/api/sessions/{out['session']}/files/my_notes.txt"
+    assert out["evil"]["name"] == "escape.txt"
+    assert sorted(f["name"] for f in out["listed"]) == ["escape.txt", "my_notes.txt"]
+    assert out["content"] == "hello"
+    assert out["after"] == ["escape.txt"]
+    assert out["missing"]["status"] == 404
+    assert out["too_big"]["status"] == 413
+    with httpx.Client(headers={"Authorization": f"Bearer {harness.key}"}) as http:
+        native = http.get(f"{harness.server.url}/v1/sessions/{out['session']}/files").json()
+        assert [f["path"] for f in native["items"]] == ["escape.txt"]
