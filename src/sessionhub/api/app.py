@@ -102,6 +102,7 @@ async def lifespan(app: FastAPI, settings: Settings, extra: list[Driver]) -> Asy
         runs=runs,
     )
     hub = Hub(settings=settings, store=store, service=service, bus=bus)
+    await drivers.open(service)
     hub.default_workspace_id = await bootstrap(store, settings)
     await store.hold_owner_lock(runs.owner)
     await store.interrupt_orphaned_runs(owner=runs.owner)

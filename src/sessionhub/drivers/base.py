@@ -11,9 +11,12 @@ import abc
 import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sessionhub.core.models import Event, EventCreate, Run, Session
+
+if TYPE_CHECKING:
+    from sessionhub.core.service import SessionService
 
 
 class Capability(enum.StrEnum):
@@ -53,6 +56,9 @@ class Driver(abc.ABC):
     async def describe(self, session: Session) -> dict[str, Any]:
         """Live status to merge into reads (e.g. a kernel's execution state)."""
         return {}
+
+    async def open(self, service: SessionService) -> None:
+        """Server start: drivers that record events or restore state keep the service."""
 
     async def close(self) -> None:
         """Server shutdown."""

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from sessionhub.core.errors import Invalid
 from sessionhub.drivers.base import Driver
+
+if TYPE_CHECKING:
+    from sessionhub.core.service import SessionService
 
 GROUP = "sessionhub.drivers"
 
@@ -37,6 +41,10 @@ class DriverRegistry:
 
     def kinds(self) -> list[str]:
         return sorted(self._drivers)
+
+    async def open(self, service: SessionService) -> None:
+        for driver in self._drivers.values():
+            await driver.open(service)
 
     async def close(self) -> None:
         for driver in self._drivers.values():
