@@ -206,8 +206,9 @@ class KernelDriver(Driver):
         return state.model()
 
     def session_for(self, kernel_id: str) -> ZmqSession:
-        session: ZmqSession = self.manager.get_kernel(kernel_id).session
-        return session
+        """A signing session of its own: each keeps a history of signatures it has seen."""
+        shared = self.manager.get_kernel(kernel_id).session
+        return ZmqSession(key=shared.key, signature_scheme=shared.signature_scheme)
 
     def connect(self, kernel_id: str, channel: str, identity: bytes) -> zmq.asyncio.Socket:
         manager = self.manager.get_kernel(kernel_id)

@@ -114,6 +114,7 @@ class Bridge:
 
     async def run(self) -> None:
         state = self.driver.state(self.kernel_id)
+        await self._nudge()
         await self.ws.accept(subprotocol=V1 if self.v1 else None)
         state.connections += 1
         pumps = [asyncio.create_task(self._pump(name, s)) for name, s in self.sockets.items()]
@@ -128,6 +129,22 @@ class Bridge:
                     await task
             for socket in self.sockets.values():
                 socket.close(linger=0)
+
+    async def _nudge(self, *, attempts: int = 60) -> None:
+        """Until our iopub subscription is live (ZMQ drops what a new subscriber misses).
+
+        A kernel_info_request on our own shell socket makes the kernel publish a status;
+        once one arrives on iopub, nothing the client asks for next can be lost.
+        """
+        shell, iopub = self.sockets["shell"], self.sockets["iopub"]
+        for _ in range(attempts):
+            self.session.send(shell, self.session.msg("kernel_info_request"))
+            if await iopub.poll(500):
+                break
+        while await shell.poll(0 if await iopub.poll(0) else 200):
+            await shell.recv_multipart()
+        while await iopub.poll(50):
+            await iopub.recv_multipart()
 
     async def _receive(self) -> None:
         while True:
