@@ -104,6 +104,7 @@ async def lifespan(app: FastAPI, settings: Settings, extra: list[Driver]) -> Asy
     )
     drivers.configure(settings, service)
     hub = Hub(settings=settings, store=store, service=service, bus=bus)
+    await drivers.open(service)
     hub.default_workspace_id = await bootstrap(store, settings)
     await store.hold_owner_lock(runs.owner)
     await store.interrupt_orphaned_runs(owner=runs.owner)

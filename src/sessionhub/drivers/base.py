@@ -61,5 +61,8 @@ class Driver(abc.ABC):
         """Live status to merge into reads (e.g. a kernel's execution state)."""
         return {}
 
+    async def open(self, service: SessionService) -> None:
+        """Server start: drivers that record events or restore state keep the service."""
+
     async def close(self) -> None:
         """Server shutdown."""

@@ -47,6 +47,10 @@ class DriverRegistry:
     def kinds(self) -> list[str]:
         return sorted(self._drivers)
 
+    async def open(self, service: SessionService) -> None:
+        for driver in self._drivers.values():
+            await driver.open(service)
+
     async def close(self) -> None:
         for driver in self._drivers.values():
             await driver.close()

@@ -1,0 +1,170 @@
+"""The REST routes: sessions, kernels, kernelspecs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from sessionhub.api.deps import authenticate
+from sessionhub.api.dialects.jupyter import wire
+from sessionhub.api.hub import Hub
+from sessionhub.core.errors import NotFound
+from sessionhub.core.kernels import KernelSessions
+from sessionhub.drivers.kernel import iso
+
+router = APIRouter()
+
+
+class Caller:
+    def __init__(self, workspace_id: str, sessions: KernelSessions) -> None:
+        self.workspace_id = workspace_id
+        self.sessions = sessions
+
+
+async def caller(request: Request) -> Caller:
+    hub: Hub = request.app.state.hub
+    principal = await authenticate(request, hub)
+    return Caller(principal.workspace_id, KernelSessions.of(hub.service))
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def not_found(session_id: str) -> NotFound:
+    return NotFound(f"Session not found: session_id={session_id!r}")
+
+
+# sessions
+@router.get("/api/sessions")
+async def list_sessions(c: CallerDep) -> list[dict[str, Any]]:
+    found = await c.sessions.all(c.workspace_id)
+    return [wire.session_model(c.sessions, s) for s in found]
+
+
+@router.post("/api/sessions", status_code=201)
+async def create_session(request: Request, response: Response, c: CallerDep) -> dict[str, Any]:
+    body = wire.legacy_notebook(await wire.json_object(request))
+    path = wire.checked_path(wire.text(body, "path", required=True) or "")
+    kind = wire.text(body, "type", required=True) or ""
+    name = wire.text(body, "name") if body.get("name") is not None else ""
+    kernel = wire.kernel_request(body)
+    session = await c.sessions.open(
+        c.workspace_id, path=path, type=kind, name=name or "",
+        kernel_name=kernel["name"], kernel_id=kernel["id"],
+    )  # fmt: skip
+    response.headers["Location"] = f"{request.scope.get('root_path', '')}/api/sessions/{session.id}"
+    return wire.session_model(c.sessions, session)
+
+
+@router.get("/api/sessions/{session_id}")
+async def get_session(session_id: str, c: CallerDep) -> dict[str, Any]:
+    try:
+        session = await c.sessions.get(c.workspace_id, session_id)
+    except NotFound:
+        raise not_found(session_id) from None
+    return wire.session_model(c.sessions, session)
+
+
+@router.patch("/api/sessions/{session_id}")
+async def update_session(session_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
+    body = await wire.json_object(request)
+    if isinstance(body.get("notebook"), dict) and "path" in body["notebook"]:
+        body = {**body, "path": body["notebook"]["path"], "type": "notebook"}
+    changes: dict[str, Any] = {
+        key: wire.text(body, key) for key in ("path", "name", "type") if key in body
+    }
+    if "path" in changes:
+        wire.checked_path(str(changes["path"]))
+    kernel = wire.kernel_request(body) if "kernel" in body else None
+    try:
+        session = await c.sessions.update(c.workspace_id, session_id, changes, kernel)
+    except NotFound:
+        raise not_found(session_id) from None
+    return wire.session_model(c.sessions, session)
+
+
+@router.delete("/api/sessions/{session_id}", status_code=204)
+async def delete_session(session_id: str, c: CallerDep) -> Response:
+    try:
+        await c.sessions.delete(c.workspace_id, session_id)
+    except NotFound:
+        raise not_found(session_id) from None
+    return Response(status_code=204)
+
+
+# kernels
+@router.get("/api/kernels")
+async def list_kernels(c: CallerDep) -> list[dict[str, Any]]:
+    return c.sessions.kernels(c.workspace_id)
+
+
+@router.post("/api/kernels", status_code=201)
+async def start_kernel(request: Request, response: Response, c: CallerDep) -> dict[str, Any]:
+    raw = await request.body()
+    body = await wire.json_object(request) if raw.strip() else {}
+    name = wire.text(body, "name") if body.get("name") is not None else None
+    state = await c.sessions.driver.start(name or None, owner=c.workspace_id)
+    response.headers["Location"] = f"{request.scope.get('root_path', '')}/api/kernels/{state.id}"
+    return state.model()
+
+
+@router.get("/api/kernels/{kernel_id}")
+async def get_kernel(kernel_id: str, c: CallerDep) -> dict[str, Any]:
+    await c.sessions.find_kernel(c.workspace_id, kernel_id)
+    return c.sessions.driver.model(kernel_id)
+
+
+@router.delete("/api/kernels/{kernel_id}", status_code=204)
+async def delete_kernel(kernel_id: str, c: CallerDep) -> Response:
+    await c.sessions.find_kernel(c.workspace_id, kernel_id)
+    await c.sessions.driver.shutdown(kernel_id)
+    return Response(status_code=204)
+
+
+@router.post("/api/kernels/{kernel_id}/interrupt", status_code=204)
+async def interrupt_kernel(kernel_id: str, c: CallerDep) -> Response:
+    await c.sessions.find_kernel(c.workspace_id, kernel_id)
+    await c.sessions.driver.interrupt(kernel_id)
+    return Response(status_code=204)
+
+
+@router.post("/api/kernels/{kernel_id}/restart")
+async def restart_kernel(kernel_id: str, c: CallerDep) -> dict[str, Any]:
+    await c.sessions.find_kernel(c.workspace_id, kernel_id)
+    state = await c.sessions.driver.restart(kernel_id)
+    return state.model()
+
+
+# kernelspecs
+@router.get("/api/kernelspecs")
+async def kernelspecs(c: CallerDep) -> dict[str, Any]:
+    specs = await c.sessions.driver.specs()
+    return {
+        "default": c.sessions.driver.default_name(),
+        "kernelspecs": {name: spec_model(name, found) for name, found in specs.items()},
+    }
+
+
+@router.get("/api/kernelspecs/{name}")
+async def kernelspec(name: str, c: CallerDep) -> dict[str, Any]:
+    specs = await c.sessions.driver.specs()
+    if name not in specs:
+        raise NotFound(f"Kernel spec {name} not found")
+    return spec_model(name, specs[name])
+
+
+def spec_model(name: str, found: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "spec": found.get("spec", {}), "resources": {}}
+
+
+@router.get("/api/status")
+async def status(c: CallerDep) -> dict[str, Any]:
+    kernels = c.sessions.kernels(c.workspace_id)
+    stamps = [k["last_activity"] for k in kernels]
+    return {
+        "started": iso(c.sessions.driver.started), "kernels": len(kernels),
+        "connections": sum(k["connections"] for k in kernels),
+        "last_activity": max(stamps) if stamps else iso(c.sessions.driver.started),
+    }  # fmt: skip

@@ -1,0 +1,89 @@
+"""Jupyter Server's wire shapes: request bodies checked by hand (Jupyter's 400 messages), models out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from sessionhub.api.dialects.jupyter.errors import BadRequest
+from sessionhub.core.kernels import KernelSessions
+from sessionhub.core.models import Session
+
+MAX_PATH = 200
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        raise BadRequest("No JSON data provided")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("Invalid JSON in body of request") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object")
+    return data
+
+
+def text(body: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+    """A string field: absent is None (or a 400 when required); null or another type is a 400."""
+    if key not in body:
+        if required:
+            raise BadRequest(f"Missing field in JSON data: {key}")
+        return None
+    value = body[key]
+    if not isinstance(value, str):
+        raise BadRequest(f"Field {key!r} must be a string")
+    return value
+
+
+def checked_path(path: str) -> str:
+    if not path:
+        raise BadRequest("Field 'path' must not be empty")
+    if len(path) > MAX_PATH:
+        raise BadRequest(f"Field 'path' is longer than {MAX_PATH} characters")
+    return path
+
+
+def kernel_request(body: dict[str, Any]) -> dict[str, str | None]:
+    """``kernel: {name?, id?}``; absent is ``{}``."""
+    kernel = body.get("kernel", {})
+    if not isinstance(kernel, dict):
+        raise BadRequest("Field 'kernel' must be an object")
+    found: dict[str, str | None] = {}
+    for key in ("id", "name"):
+        value = kernel.get(key)
+        if value is not None and not isinstance(value, str):
+            raise BadRequest(f"Field 'kernel.{key}' must be a string")
+        found[key] = value or None
+    return found
+
+
+def legacy_notebook(body: dict[str, Any]) -> dict[str, Any]:
+    """The deprecated ``{"notebook": {"path"|"name"}}`` form means a notebook at that path."""
+    notebook = body.get("notebook")
+    if notebook is None:
+        return body
+    if not isinstance(notebook, dict):
+        raise BadRequest("Field 'notebook' must be an object")
+    body = {**body, "type": "notebook"}
+    path = notebook.get("name") or notebook.get("path")
+    if path is not None:
+        body["path"] = path
+    return body
+
+
+def session_model(sessions: KernelSessions, session: Session) -> dict[str, Any]:
+    attributes = session.attributes
+    path = str(attributes.get("path", session.name or ""))
+    name = str(attributes.get("jupyter_name") or "")
+    kind = str(attributes.get("type", ""))
+    model: dict[str, Any] = {
+        "id": session.id, "path": path, "name": name, "type": kind,
+        "kernel": sessions.kernel_model(session),
+    }  # fmt: skip
+    if kind == "notebook":
+        model["notebook"] = {"path": path, "name": name}
+    return model

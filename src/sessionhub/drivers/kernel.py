@@ -1,0 +1,369 @@
+"""The ``kernel`` kind: a real Jupyter kernel (jupyter_client + ipykernel) behind a session.
+
+The driver owns the kernel processes of this server process. A session keeps its
+kernel's id and name in ``attributes`` (``kernel_id``, ``kernel_name``); the kernel
+itself lives only as long as the server, so a session whose kernel is not running
+gets one again, under the same id, on first use (``ensure``). One watcher per kernel
+reads its iopub channel to keep ``execution_state`` and ``last_activity`` current
+and to collect the outputs of executions that are being recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import zmq.asyncio
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.multikernelmanager import AsyncMultiKernelManager
+from jupyter_client.session import Session as ZmqSession
+
+from sessionhub.core.errors import Invalid, NotFound, Unavailable
+from sessionhub.core.models import EventCreate, Role, Session
+from sessionhub.drivers.base import Capability, Driver
+
+if TYPE_CHECKING:
+    from sessionhub.core.service import SessionService
+
+log = logging.getLogger(__name__)
+CHANNELS = ("shell", "iopub", "stdin", "control")
+OUTPUT_TYPES = frozenset({"stream", "execute_result", "display_data", "error"})
+
+
+class UnknownKernelName(Invalid):
+    """The kernelspec does not exist (Jupyter answers 501)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no such kernel named {name!r}", kernel_name=name)
+        self.kernel_name = name
+
+
+@dataclass
+class Execution:
+    """An execute_request seen on its way to a kernel, and what came back on iopub."""
+
+    msg_id: str
+    code: str
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    execution_count: int | None = None
+    status: str = "ok"
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    record: bool = True
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class KernelState:
+    id: str
+    name: str
+    execution_state: str = "starting"
+    last_activity: datetime = field(default_factory=lambda: datetime.now(UTC))
+    connections: int = 0
+    owner: str | None = None
+    watcher: asyncio.Task[None] | None = None
+    pending: dict[str, Execution] = field(default_factory=dict)
+
+    def model(self) -> dict[str, Any]:
+        stamp = self.last_activity.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return {
+            "id": self.id, "name": self.name, "last_activity": stamp,
+            "execution_state": self.execution_state, "connections": self.connections,
+        }  # fmt: skip
+
+
+def iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def transcript_event(execution: Execution) -> EventCreate:
+    took = datetime.now(UTC) - execution.started
+    return EventCreate(
+        type="execution", role=Role.user,
+        payload={
+            "code": execution.code, "outputs": execution.outputs,
+            "execution_count": execution.execution_count, "status": execution.status,
+            "msg_id": execution.msg_id,
+        },
+        duration_ms=max(0, int(took.total_seconds() * 1000)),
+    )  # fmt: skip
+
+
+class KernelDriver(Driver):
+    kind = "kernel"
+    capabilities = frozenset({Capability.fork, Capability.rewind})
+
+    def __init__(self) -> None:
+        self.specs_manager = KernelSpecManager()
+        self.manager = AsyncMultiKernelManager(
+            kernel_spec_manager=self.specs_manager,
+            kernel_manager_class="jupyter_client.manager.AsyncKernelManager",
+        )
+        self.kernels: dict[str, KernelState] = {}
+        self.service: SessionService | None = None
+        # which sessions (workspace id, session id) use each kernel, in this process
+        self.users: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self._starting: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.started = datetime.now(UTC)
+
+    # lifecycle
+    async def open(self, service: SessionService) -> None:
+        self.service = service
+
+    async def close(self) -> None:
+        for state in list(self.kernels.values()):
+            await self.shutdown(state.id)
+
+    # kernelspecs
+    def default_name(self) -> str:
+        return str(self.manager.default_kernel_name)
+
+    async def check_name(self, name: str | None) -> str:
+        name = name or self.default_name()
+        try:
+            await anyio.to_thread.run_sync(self.specs_manager.get_kernel_spec, name)
+        except NoSuchKernel:
+            raise UnknownKernelName(name) from None
+        return name
+
+    async def specs(self) -> dict[str, Any]:
+        found: dict[str, Any] = await anyio.to_thread.run_sync(self.specs_manager.get_all_specs)
+        return found
+
+    # processes
+    def running(self, kernel_id: str) -> bool:
+        return kernel_id in self.kernels
+
+    def state(self, kernel_id: str) -> KernelState:
+        try:
+            return self.kernels[kernel_id]
+        except KeyError:
+            raise NotFound(f"Kernel does not exist: {kernel_id}") from None
+
+    async def start(
+        self, name: str | None = None, kernel_id: str | None = None, *, owner: str | None = None
+    ) -> KernelState:
+        """Start a kernel; ``owner`` is the workspace that may see it."""
+        name = await self.check_name(name)
+        kernel_id = kernel_id or str(uuid.uuid4())
+        lock = self._starting.setdefault(kernel_id, asyncio.Lock())
+        async with lock:
+            if kernel_id in self.kernels:
+                return self.kernels[kernel_id]
+            try:
+                await self.manager.start_kernel(kernel_name=name, kernel_id=kernel_id)
+            except NoSuchKernel:
+                raise UnknownKernelName(name) from None
+            except Exception as exc:
+                raise Unavailable(f"the {name!r} kernel could not be started: {exc}") from exc
+            state = KernelState(id=kernel_id, name=name, owner=owner)
+            self.kernels[kernel_id] = state
+            state.watcher = asyncio.create_task(self._watch(state))
+        self._starting.pop(kernel_id, None)
+        return state
+
+    async def ensure(self, kernel_id: str, name: str | None, owner: str) -> KernelState:
+        """The kernel, started again under its id when this process does not run it."""
+        if kernel_id in self.kernels:
+            return self.kernels[kernel_id]
+        return await self.start(name, kernel_id, owner=owner)
+
+    async def shutdown(self, kernel_id: str) -> None:
+        state = self.kernels.pop(kernel_id, None)
+        if state is None:
+            return
+        if state.watcher is not None:
+            state.watcher.cancel()
+        for pending in state.pending.values():
+            pending.status = "aborted"
+            pending.done.set()
+        with contextlib.suppress(KeyError):
+            await self.manager.shutdown_kernel(kernel_id, now=False)
+
+    async def interrupt(self, kernel_id: str) -> None:
+        self.state(kernel_id)
+        manager: Any = self.manager
+        await manager.interrupt_kernel(kernel_id)
+
+    async def restart(self, kernel_id: str) -> KernelState:
+        state = self.state(kernel_id)
+        state.execution_state = "restarting"
+        await self.manager.restart_kernel(kernel_id, now=False)
+        return state
+
+    def model(self, kernel_id: str) -> dict[str, Any]:
+        state = self.state(kernel_id)
+        process = getattr(self.manager.get_kernel(kernel_id).provisioner, "process", None)
+        if process is not None and process.poll() is not None:
+            state.execution_state = "dead"
+        return state.model()
+
+    def session_for(self, kernel_id: str) -> ZmqSession:
+        """A signing session of its own: each keeps a history of signatures it has seen."""
+        shared = self.manager.get_kernel(kernel_id).session
+        return ZmqSession(key=shared.key, signature_scheme=shared.signature_scheme)
+
+    def connect(self, kernel_id: str, channel: str, identity: bytes) -> zmq.asyncio.Socket:
+        manager = self.manager.get_kernel(kernel_id)
+        connect = getattr(manager, f"connect_{channel}")
+        if channel == "iopub":
+            socket: zmq.asyncio.Socket = connect()
+        else:
+            socket = connect(identity=identity)
+        return socket
+
+    # iopub watcher: state, activity and recorded outputs
+    async def _watch(self, state: KernelState) -> None:
+        socket = self.connect(state.id, "iopub", b"")
+        session = self.session_for(state.id)
+        try:
+            while True:
+                parts = await socket.recv_multipart()
+                _, rest = session.feed_identities(parts, copy=True)
+                msg = session.deserialize(rest, content=True)
+                self._observe(state, msg)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("kernel %s: iopub watcher stopped", state.id)
+        finally:
+            socket.close(linger=0)
+
+    def _observe(self, state: KernelState, msg: dict[str, Any]) -> None:
+        state.last_activity = datetime.now(UTC)
+        msg_type = msg["header"].get("msg_type")
+        content = msg.get("content") or {}
+        parent_id = (msg.get("parent_header") or {}).get("msg_id")
+        if msg_type == "status":
+            state.execution_state = content.get("execution_state", state.execution_state)
+        execution = state.pending.get(parent_id) if parent_id else None
+        if execution is None:
+            return
+        if msg_type in OUTPUT_TYPES:
+            output = {"output_type": msg_type, **content}
+            execution.outputs.append(output)
+            if msg_type == "error":
+                execution.status = "error"
+        elif msg_type == "execute_input":
+            execution.execution_count = content.get("execution_count")
+        elif msg_type == "status" and content.get("execution_state") == "idle":
+            state.pending.pop(str(parent_id), None)
+            execution.done.set()
+            if execution.record:
+                task = asyncio.create_task(self._record(state.id, execution))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _record(self, kernel_id: str, execution: Execution) -> None:
+        """Append the finished execution to every session using the kernel."""
+        assert self.service is not None
+        event = transcript_event(execution)
+        for workspace_id, session_id in list(self.users.get(kernel_id, ())):
+            try:
+                await self.service.append(workspace_id, session_id, [event])
+            except NotFound:
+                self.users[kernel_id].discard((workspace_id, session_id))
+            except Exception:
+                log.exception("kernel %s: could not record %s", kernel_id, execution.msg_id)
+
+    def track(self, kernel_id: str, msg_id: str, code: str, *, record: bool = True) -> Execution:
+        """Collect the outputs of one execute_request (sent by us or a websocket client)."""
+        execution = Execution(msg_id=msg_id, code=code, record=record)
+        self.state(kernel_id).pending[msg_id] = execution
+        return execution
+
+    async def execute(
+        self, kernel_id: str, code: str, *, timeout: float = 60.0, record: bool = True
+    ) -> Execution:
+        """Run ``code`` on the kernel and wait for it to finish."""
+        session = self.session_for(kernel_id)
+        socket = self.connect(kernel_id, "shell", session.bsession)
+        try:
+            msg = session.msg("execute_request", {
+                "code": code, "silent": False, "store_history": True,
+                "user_expressions": {}, "allow_stdin": False, "stop_on_error": True,
+            })  # fmt: skip
+            execution = self.track(kernel_id, msg["header"]["msg_id"], code, record=record)
+            session.send(socket, msg)
+            await asyncio.wait_for(execution.done.wait(), timeout)
+        finally:
+            socket.close(linger=0)
+        return execution
+
+    async def wait_ready(self, kernel_id: str, *, timeout: float = 30.0) -> None:
+        """Until the kernel answers a kernel_info_request."""
+        client: Any = self.manager.get_kernel(kernel_id).client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=timeout)
+        finally:
+            client.stop_channels()
+
+    # sessions using kernels
+    def bind(self, session: Session) -> None:
+        kernel_id = session.attributes.get("kernel_id")
+        if kernel_id:
+            self.users[str(kernel_id)].add((session.workspace_id, session.id))
+
+    def unbind(self, session: Session) -> None:
+        for users in self.users.values():
+            users.discard((session.workspace_id, session.id))
+
+    async def release(self, kernel_id: str) -> None:
+        """Shut the kernel down unless a session still uses it."""
+        if not self.users.get(kernel_id):
+            self.users.pop(kernel_id, None)
+            await self.shutdown(kernel_id)
+
+    async def on_delete(self, session: Session) -> None:
+        self.unbind(session)
+        kernel_id = session.attributes.get("kernel_id")
+        if kernel_id:
+            await self.release(str(kernel_id))
+
+    # fork and rewind: replay the kept cells in a kernel
+    async def on_fork(self, source: Session, fork: Session) -> None:
+        assert self.service is not None
+        state = await self.start(source.attributes.get("kernel_name"), owner=fork.workspace_id)
+        updated = await self.service.store.set_attributes(
+            workspace_id=fork.workspace_id, session_id=fork.id,
+            attributes={"kernel_id": state.id, "kernel_name": state.name},
+        )  # fmt: skip
+        self.bind(updated)
+        await self.replay(updated, state.id)
+
+    async def on_rewind(self, session: Session) -> None:
+        kernel_id = str(session.attributes.get("kernel_id", ""))
+        if not kernel_id:
+            return
+        if kernel_id in self.kernels:
+            await self.restart(kernel_id)
+        else:
+            name = session.attributes.get("kernel_name")
+            await self.ensure(kernel_id, name, session.workspace_id)
+        self.bind(session)
+        await self.replay(session, kernel_id)
+
+    async def replay(self, session: Session, kernel_id: str) -> None:
+        """Re-execute the session's recorded cells, without recording them again."""
+        assert self.service is not None
+        await self.wait_ready(kernel_id)
+        after = 0
+        while True:
+            page = await self.service.events(
+                session.workspace_id, session.id, after=after, limit=500
+            )
+            for event in page.items:
+                after = event.seq
+                if event.type == "execution":
+                    code = str(event.payload.get("code", ""))
+                    await self.execute(kernel_id, code, record=False)
+            if page.next_cursor is None:
+                return
