@@ -11,9 +11,13 @@ import abc
 import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sessionhub.core.models import Event, EventCreate, Run, Session
+
+if TYPE_CHECKING:
+    from sessionhub.files import SessionFiles
+    from sessionhub.store.base import SessionStore
 
 
 class Capability(enum.StrEnum):
@@ -32,6 +36,14 @@ class RunContext:
     append: Callable[[Sequence[EventCreate]], Awaitable[list[Event]]]
 
 
+@dataclass
+class DriverHost:
+    """What the server lends a driver that keeps state of its own (processes, leases)."""
+
+    store: SessionStore
+    files: SessionFiles
+
+
 class Driver(abc.ABC):
     kind: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.fork, Capability.rewind})
@@ -45,6 +57,12 @@ class Driver(abc.ABC):
     async def on_fork(self, source: Session, fork: Session) -> None: ...
 
     async def on_rewind(self, session: Session) -> None: ...
+
+    async def open(self, host: DriverHost) -> None:
+        """Server start, before orphaned runs are interrupted (reap what a crash left)."""
+
+    async def before_run(self, session: Session, input: dict[str, Any]) -> None:
+        """Refuse a run before it is recorded (limits, bad input); raise a domain error."""
 
     async def run(self, ctx: RunContext, input: dict[str, Any]) -> None:
         """Do one unit of work; cancelled with ``asyncio.CancelledError``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from sessionhub.core.errors import Invalid
-from sessionhub.drivers.base import Driver
+from sessionhub.drivers.base import Driver, DriverHost
 
 GROUP = "sessionhub.drivers"
 
@@ -37,6 +37,10 @@ class DriverRegistry:
 
     def kinds(self) -> list[str]:
         return sorted(self._drivers)
+
+    async def open(self, host: DriverHost) -> None:
+        for driver in self._drivers.values():
+            await driver.open(host)
 
     async def close(self) -> None:
         for driver in self._drivers.values():
