@@ -29,6 +29,7 @@ MACHINES = {
     "slow": MachineCreate(name="slow", command=TINY + " 1.5", gpu="T4", max_sessions=3,
                           probe="tcp", startup_timeout=20),
     "solo": MachineCreate(name="solo", command=TINY, max_sessions=1, startup_timeout=20),
+    "broken": MachineCreate(name="broken", command=f"{sys.executable} -c 'raise SystemExit(3)'"),
 }  # fmt: skip
 
 

@@ -97,6 +97,8 @@ def test_errors_in_the_backend_shapes(comfy: Comfy) -> None:
     assert raw.status_code == 422 and raw.headers["content-type"] == "application/json"
     locs = sorted(tuple(d["loc"]) for d in raw.json()["detail"])
     assert locs == [("body", "machine_id"), ("body", "timeout")]
+    [broken] = comfy.sdk(("create", {"machine_id": "broken", "wait_for_server": True}))
+    assert broken == {"status": 500, "body": {"detail": "Session creation failed"}}
     anonymous = httpx.get(f"{comfy.api}/sessions", params={"machine_id": solo})
     assert anonymous.status_code == 401 and isinstance(anonymous.json()["detail"], str)
 
