@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sessionhub.cli import app
+from sessionhub.store import migrations
 
 runner = CliRunner(env={"COLUMNS": "250"})
 
@@ -20,7 +21,7 @@ def run(*args: str) -> str:
 
 def test_db_upgrade_then_keys_lifecycle(database_url: str, tmp_path: Path) -> None:
     where = ["--data-dir", str(tmp_path), "--database-url", database_url]
-    assert "is at revision 0001" in run("db", "upgrade", *where)
+    assert f"is at revision {migrations.head_revision()}" in run("db", "upgrade", *where)
     secret = run("keys", "create", "--name", "ci", "--workspace", "team", *where).strip()
     assert secret.startswith("shk_")
     listing = run("keys", "list", *where)

@@ -16,13 +16,13 @@ from sessionhub import __version__
 from sessionhub.api import middleware, ops, problems
 from sessionhub.api.dialects import mount_dialects
 from sessionhub.api.hub import Hub
-from sessionhub.api.native import events, files, hot, keys, sessions, stream, transfer
+from sessionhub.api.native import events, files, hot, keys, machines, sessions, stream, transfer
 from sessionhub.config import Settings
 from sessionhub.core.bus import EventBus
 from sessionhub.core.errors import Invalid
 from sessionhub.core.models import EventAppend, EventBatch
 from sessionhub.core.service import SessionService
-from sessionhub.drivers.base import Driver
+from sessionhub.drivers.base import Driver, DriverHost
 from sessionhub.drivers.registry import DriverRegistry
 from sessionhub.files import SessionFiles
 from sessionhub.runtime.supervisor import RunSupervisor
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
         telemetry={"tracing": False, "metrics": False, "logs": False},
         lifespan=lambda app: lifespan(app, settings, drivers or []),
     )
-    for module in (events, sessions, files, stream, transfer, keys, ops):
+    for module in (events, sessions, files, stream, transfer, keys, machines, ops):
         app.include_router(module.router)
     if settings.hot_routes:
         hot.install(app)
@@ -102,11 +102,10 @@ async def lifespan(app: FastAPI, settings: Settings, extra: list[Driver]) -> Asy
         bus=bus,
         runs=runs,
     )
-    drivers.configure(settings, service)
     hub = Hub(settings=settings, store=store, service=service, bus=bus)
-    await drivers.open(service)
     hub.default_workspace_id = await bootstrap(store, settings)
     await store.hold_owner_lock(runs.owner)
+    await drivers.open(DriverHost(settings=settings, service=service))
     await store.interrupt_orphaned_runs(owner=runs.owner)
     app.state.hub = hub
     for sub in app.state.dialect_apps:

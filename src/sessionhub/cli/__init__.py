@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sessionhub.cli import admin, server
+from sessionhub.cli import admin, machines, server
 
 app = typer.Typer(
     name="sessionhub",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.command("serve")(server.serve)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.keys_app, name="keys")
+app.add_typer(machines.app, name="machines")
 
 
 def _mount_optional() -> None:

@@ -187,6 +187,7 @@ class SessionService:
     async def start_run(self, workspace_id: str, session_id: str, input: dict[str, Any]) -> Run:
         session = await self.get(workspace_id, session_id)
         driver = self._driver(session, Capability.runs)
+        await driver.before_run(session, input)
         return await self.runs.start(session, driver, input)
 
     async def cancel(self, workspace_id: str, session_id: str) -> CancelResult:

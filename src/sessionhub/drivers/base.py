@@ -18,6 +18,8 @@ from sessionhub.core.models import Event, EventCreate, Run, Session
 if TYPE_CHECKING:
     from sessionhub.config import Settings
     from sessionhub.core.service import SessionService
+    from sessionhub.files import SessionFiles
+    from sessionhub.store.base import SessionStore
 
 
 class Capability(enum.StrEnum):
@@ -36,12 +38,25 @@ class RunContext:
     append: Callable[[Sequence[EventCreate]], Awaitable[list[Event]]]
 
 
+@dataclass
+class DriverHost:
+    """What the server lends its drivers when it starts: settings and the service."""
+
+    settings: Settings
+    service: SessionService
+
+    @property
+    def store(self) -> SessionStore:
+        return self.service.store
+
+    @property
+    def files(self) -> SessionFiles:
+        return self.service.files
+
+
 class Driver(abc.ABC):
     kind: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.fork, Capability.rewind})
-
-    def configure(self, settings: Settings, service: SessionService) -> None:
-        """Called once when the server starts, before any run (drivers needing settings)."""
 
     async def on_create(self, session: Session) -> None:
         """Called after the session row and its directory exist."""
@@ -53,6 +68,16 @@ class Driver(abc.ABC):
 
     async def on_rewind(self, session: Session) -> None: ...
 
+    async def open(self, host: DriverHost) -> None:
+        """Server start, before any run and before orphaned runs are interrupted.
+
+        Drivers keep what they need of ``host`` (settings, the service to record
+        events or create sessions) and reap what a crash left behind.
+        """
+
+    async def before_run(self, session: Session, input: dict[str, Any]) -> None:
+        """Refuse a run before it is recorded (limits, bad input); raise a domain error."""
+
     async def run(self, ctx: RunContext, input: dict[str, Any]) -> None:
         """Do one unit of work; cancelled with ``asyncio.CancelledError``."""
         raise NotImplementedError
@@ -60,9 +85,6 @@ class Driver(abc.ABC):
     async def describe(self, session: Session) -> dict[str, Any]:
         """Live status to merge into reads (e.g. a kernel's execution state)."""
         return {}
-
-    async def open(self, service: SessionService) -> None:
-        """Server start: drivers that record events or restore state keep the service."""
 
     async def close(self) -> None:
         """Server shutdown."""

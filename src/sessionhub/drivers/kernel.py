@@ -27,7 +27,7 @@ from jupyter_client.session import Session as ZmqSession
 
 from sessionhub.core.errors import Invalid, NotFound, Unavailable
 from sessionhub.core.models import EventCreate, Role, Session
-from sessionhub.drivers.base import Capability, Driver
+from sessionhub.drivers.base import Capability, Driver, DriverHost
 
 if TYPE_CHECKING:
     from sessionhub.core.service import SessionService
@@ -114,8 +114,8 @@ class KernelDriver(Driver):
         self.started = datetime.now(UTC)
 
     # lifecycle
-    async def open(self, service: SessionService) -> None:
-        self.service = service
+    async def open(self, host: DriverHost) -> None:
+        self.service = host.service
 
     async def close(self) -> None:
         for state in list(self.kernels.values()):

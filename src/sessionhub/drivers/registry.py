@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
 
 from sessionhub.core.errors import Invalid
-from sessionhub.drivers.base import Driver
-
-if TYPE_CHECKING:
-    from sessionhub.config import Settings
-    from sessionhub.core.service import SessionService
+from sessionhub.drivers.base import Driver, DriverHost
 
 GROUP = "sessionhub.drivers"
 
@@ -40,16 +35,12 @@ class DriverRegistry:
             known = ", ".join(sorted(self._drivers))
             raise Invalid(f"unknown session kind {kind!r}; known kinds: {known}") from None
 
-    def configure(self, settings: Settings, service: SessionService) -> None:
-        for driver in self._drivers.values():
-            driver.configure(settings, service)
-
     def kinds(self) -> list[str]:
         return sorted(self._drivers)
 
-    async def open(self, service: SessionService) -> None:
+    async def open(self, host: DriverHost) -> None:
         for driver in self._drivers.values():
-            await driver.open(service)
+            await driver.open(host)
 
     async def close(self) -> None:
         for driver in self._drivers.values():

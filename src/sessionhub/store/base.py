@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sessionhub.core.errors import Unsupported
+from sessionhub.core.machines import Machine, MachineCreate
 from sessionhub.core.models import (
     ApiKey,
     Event,
@@ -240,6 +241,24 @@ class SessionStore(abc.ABC):
 
     @abc.abstractmethod
     async def count_keys(self) -> int: ...
+
+    # machines (compute profiles for ``machine`` sessions)
+    @abc.abstractmethod
+    async def create_machine(self, *, workspace_id: str, spec: MachineCreate) -> Machine: ...
+
+    @abc.abstractmethod
+    async def get_machine(self, *, workspace_id: str, machine: str) -> Machine:
+        """By id or by name, within the workspace."""
+
+    @abc.abstractmethod
+    async def list_machines(self, *, workspace_id: str | None) -> list[Machine]: ...
+
+    @abc.abstractmethod
+    async def delete_machine(self, *, workspace_id: str | None, machine: str) -> None: ...
+
+    @abc.abstractmethod
+    async def running_sessions(self, *, kind: str) -> list[Session]:
+        """Sessions of a kind whose status is running, in every workspace (crash recovery)."""
 
     # housekeeping
     @abc.abstractmethod

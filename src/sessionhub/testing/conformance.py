@@ -372,3 +372,42 @@ async def test_concurrent_appends_over_many_sessions(store: SessionStore) -> Non
         session = await store.get_session(workspace_id=ws, session_id=sid)
         assert (session.last_seq, session.totals.events) == (5, 5)
     assert (await store.get_session(workspace_id=other, session_id=foreign)).last_seq == 0
+
+
+async def test_machines_are_per_workspace_by_id_or_name(store: SessionStore) -> None:
+    from sessionhub.core.machines import MachineCreate
+
+    ws, other = await workspace(store), await workspace(store, "other")
+    spec = MachineCreate(
+        name="gpu-a", command="server --port {port}", env={"A": "1"}, gpu="A10G",
+        price_per_hour=1.5, max_sessions=2, probe="http:/health", startup_timeout=5,
+    )  # fmt: skip
+    made = await store.create_machine(workspace_id=ws, spec=spec)
+    assert made.model_dump(exclude={"id", "workspace_id", "created_at"}) == spec.model_dump()
+    assert await store.get_machine(workspace_id=ws, machine=made.id) == made
+    assert await store.get_machine(workspace_id=ws, machine="gpu-a") == made
+    with pytest.raises(errors.NotFound):
+        await store.get_machine(workspace_id=other, machine=made.id)
+    with pytest.raises(errors.AlreadyExists):
+        await store.create_machine(workspace_id=ws, spec=spec)
+    await store.create_machine(workspace_id=other, spec=spec)
+    assert [m.id for m in await store.list_machines(workspace_id=ws)] == [made.id]
+    assert len(await store.list_machines(workspace_id=None)) == 2
+    with pytest.raises(errors.NotFound):
+        await store.delete_machine(workspace_id=other, machine=made.id)
+    await store.delete_machine(workspace_id=ws, machine="gpu-a")
+    assert await store.list_machines(workspace_id=ws) == []
+
+
+async def test_running_sessions_of_a_kind_across_workspaces(store: SessionStore) -> None:
+    ws, other = await workspace(store), await workspace(store, "other")
+    ids = []
+    for w in (ws, other, ws):
+        made = await store.create_session(workspace_id=w, spec=SessionCreate(kind="machine"))
+        ids.append(made.session.id)
+    await store.create_session(workspace_id=ws, spec=SessionCreate(kind="generic"))
+    for w, sid in ((ws, ids[0]), (other, ids[1])):
+        patch = SessionUpdate(status="running")
+        await store.update_session(workspace_id=w, session_id=sid, patch=patch, fields={"status"})
+    running = await store.running_sessions(kind="machine")
+    assert [s.id for s in running] == ids[:2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sessionhub.drivers.base import Capability, Driver, RunContext
+from sessionhub.drivers.base import Capability, Driver, DriverHost, RunContext
 
 if TYPE_CHECKING:
     from sessionhub.config import Settings
@@ -21,8 +21,8 @@ class AgentDriver(Driver):
         self._settings: Settings | None = None
         self._service: SessionService | None = None
 
-    def configure(self, settings: Settings, service: SessionService) -> None:
-        self._settings, self._service = settings, service
+    async def open(self, host: DriverHost) -> None:
+        self._settings, self._service = host.settings, host.service
 
     async def run(self, ctx: RunContext, input: dict[str, Any]) -> None:
         """One turn for the user message in ``input`` (Mix's send-message body)."""

@@ -131,3 +131,20 @@ runs = Table(
         postgresql_where=text("status = 'running'"),
     ),
 )
+
+machines = Table(
+    "machines",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("workspace_id", Text, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("command", Text, nullable=False),
+    Column("env", JsonColumn, nullable=False),
+    Column("gpu", Text, nullable=False),
+    Column("price_per_hour", Float, nullable=False),
+    Column("max_sessions", Integer, nullable=False),
+    Column("probe", Text, nullable=False),
+    Column("startup_timeout", Float, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("workspace_id", "name"),
+)

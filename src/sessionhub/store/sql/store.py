@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sessionhub.core.errors import Invalid, NotFound, Unavailable
+from sessionhub.core.machines import Machine, MachineCreate
 from sessionhub.core.models import (
     ApiKey,
     Event,
@@ -27,7 +28,7 @@ from sessionhub.core.models import (
 )
 from sessionhub.store import migrations
 from sessionhub.store.base import Created, Listener, NewKey, Rewound, SessionStore
-from sessionhub.store.sql import conditions, jobs, jobs_admin
+from sessionhub.store.sql import conditions, jobs, jobs_admin, jobs_machines
 from sessionhub.store.sql.db import Conn, Database, PostgresDatabase, SqliteDatabase
 from sessionhub.store.sql.rows import (
     decode_cursor,
@@ -438,6 +439,37 @@ class SqlSessionStore(SessionStore):
     async def count_keys(self) -> int:
         async with await self._read() as conn:
             return int(await conn.fetchval("SELECT count(*) FROM api_keys"))
+
+    # machines
+    async def create_machine(self, *, workspace_id: str, spec: MachineCreate) -> Machine:
+        return await self.writer.submit(jobs_machines.CreateMachine(workspace_id, spec))
+
+    async def get_machine(self, *, workspace_id: str, machine: str) -> Machine:
+        async with await self._read() as conn:
+            row = await jobs_machines.find(conn, workspace_id, machine)
+        return jobs_machines.machine_from_row(row)
+
+    async def list_machines(self, *, workspace_id: str | None) -> list[Machine]:
+        where, params = jobs_machines.scope(workspace_id)
+        async with await self._read() as conn:
+            rows = await conn.fetch(
+                f"SELECT {jobs_machines.COLUMNS} FROM machines WHERE 1 = 1{where} "
+                "ORDER BY created_at, id",
+                params,
+            )
+        return [jobs_machines.machine_from_row(r) for r in rows]
+
+    async def delete_machine(self, *, workspace_id: str | None, machine: str) -> None:
+        await self.writer.submit(jobs_machines.DeleteMachine(workspace_id, machine))
+
+    async def running_sessions(self, *, kind: str) -> list[Session]:
+        async with await self._read() as conn:
+            rows = await conn.fetch(
+                f"SELECT {jobs.SESSION_COLUMNS} FROM sessions "
+                "WHERE kind = :kind AND status = 'running' ORDER BY created_at",
+                {"kind": kind},
+            )
+        return [session_from_row(r) for r in rows]
 
     # housekeeping
     async def delete_expired(self, *, now: datetime, limit: int = 100) -> list[tuple[str, str]]:

@@ -1,0 +1,93 @@
+"""``sessionhub machines …``: compute profiles, on the database directly like ``keys``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+
+from sessionhub.cli.admin import (
+    DatabaseUrl,
+    DataDir,
+    _settings,
+    _with_store,
+    _workspace_id,
+    console,
+)
+from sessionhub.core.machines import Machine, MachineCreate
+from sessionhub.store.base import SessionStore
+
+app = typer.Typer(help="Machines: compute profiles that machine sessions launch.",
+                  no_args_is_help=True)  # fmt: skip
+Workspace = Annotated[str, typer.Option(help="Workspace name (created if new).")]
+
+
+def _env(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--env")
+        env[name] = value
+    return env
+
+
+@app.command("add")
+def add(
+    name: str,
+    command: Annotated[str, typer.Option(help="Command line; {port} and {session_dir} filled.")],
+    gpu: Annotated[str, typer.Option(help="GPU label.")] = "CPU",
+    price_per_hour: Annotated[float, typer.Option(help="Cost per hour of runtime.")] = 0.0,
+    max_sessions: Annotated[int, typer.Option(help="Concurrent sessions allowed.")] = 1,
+    probe: Annotated[str, typer.Option(help="'tcp' or 'http:/path'.")] = "tcp",
+    startup_timeout: Annotated[float, typer.Option(help="Seconds to answer the probe.")] = 60.0,
+    env: Annotated[list[str] | None, typer.Option(help="NAME=VALUE, repeatable.")] = None,
+    workspace: Workspace = "default",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Register a machine and print its id."""
+    try:
+        spec = MachineCreate(
+            name=name, command=command, env=_env(env or []), gpu=gpu,
+            price_per_hour=price_per_hour, max_sessions=max_sessions, probe=probe,
+            startup_timeout=startup_timeout,
+        )  # fmt: skip
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        console.print(f"[red]error:[/red] {where}: {first['msg']}")
+        raise typer.Exit(1) from None
+
+    async def work(store: SessionStore) -> Machine:
+        ws = await _workspace_id(store, workspace)
+        return await store.create_machine(workspace_id=ws, spec=spec)
+
+    typer.echo(_with_store(_settings(data_dir, database_url), work).id)
+
+
+@app.command("ls")
+def ls(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List every machine of every workspace."""
+
+    async def work(store: SessionStore) -> Table:
+        table = Table("id", "name", "workspace", "gpu", "price/h", "max", "probe", "command")
+        for m in await store.list_machines(workspace_id=None):
+            table.add_row(m.id, m.name, m.workspace_id, m.gpu, f"{m.price_per_hour:g}",
+                          str(m.max_sessions), m.probe, m.command)  # fmt: skip
+        return table
+
+    console.print(_with_store(_settings(data_dir, database_url), work))
+
+
+@app.command("rm")
+def rm(machine: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Remove a machine by id or name."""
+
+    async def work(store: SessionStore) -> None:
+        await store.delete_machine(workspace_id=None, machine=machine)
+
+    _with_store(_settings(data_dir, database_url), work)
+    console.print(f"removed {machine}")

@@ -1,0 +1,64 @@
+"""Machines: registered compute profiles that ``machine`` sessions launch."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, field_validator
+
+from sessionhub.core.models import Model, Name
+
+PLACEHOLDERS = {"port": 0, "session_dir": "/dir"}
+PROBE = re.compile(r"^(tcp|http:/[^\s]*)$")
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+
+
+def command_args(template: str, *, port: int, session_dir: str) -> list[str]:
+    """Split first, then fill each argument: a session dir with spaces stays one argument."""
+    return [arg.format(port=port, session_dir=session_dir) for arg in shlex.split(template)]
+
+
+class MachineCreate(Model):
+    name: Name
+    command: Annotated[str, StringConstraints(min_length=1, max_length=4000)] = Field(
+        description="Command line; {port} and {session_dir} are filled in at launch."
+    )
+    env: dict[EnvName, str] = Field(default_factory=dict)
+    gpu: Annotated[str, StringConstraints(min_length=1, max_length=40)] = "CPU"
+    price_per_hour: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] = 0.0
+    max_sessions: Annotated[int, Field(ge=1, le=1000)] = 1
+    probe: str = Field(
+        default="tcp", description="'tcp' (the port accepts) or 'http:/path' (answers < 500)."
+    )
+    startup_timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+    @field_validator("command")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        try:
+            args = command_args(value, **PLACEHOLDERS)  # type: ignore[arg-type]
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{port}} and {{session_dir}} may be used: {exc}") from None
+        if not args:
+            raise ValueError("the command is empty")
+        return value
+
+    @field_validator("probe")
+    @classmethod
+    def _probe(cls, value: str) -> str:
+        if not PROBE.match(value):
+            raise ValueError("probe must be 'tcp' or 'http:/path'")
+        return value
+
+
+class Machine(MachineCreate):
+    id: str
+    workspace_id: str
+    created_at: datetime
+
+
+class MachineList(Model):
+    items: list[Machine]

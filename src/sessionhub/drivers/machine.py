@@ -1,0 +1,300 @@
+"""The ``machine`` kind: a lease of a registered compute profile, run as a local process.
+
+A lease is a run: starting it launches the machine's command in its own process
+group on a free loopback port, cancelling it (or its timeout, or server
+shutdown) kills the group. The GPU event — start, end, GPU, cost — lives in the
+session's attributes and as ``gpu.start`` / ``gpu.ready`` / ``gpu.end`` events.
+The pid, process group and server pid are recorded, so a server restarted after
+a crash finds and kills the processes it left and closes their GPU events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from sessionhub.core.errors import Conflict, Invalid, Unavailable
+from sessionhub.core.machines import Machine
+from sessionhub.core.models import EventCreate, Session
+from sessionhub.drivers import machine_process as procs
+from sessionhub.drivers.base import Capability, Driver, DriverHost, RunContext
+
+log = logging.getLogger(__name__)
+DEFAULT_TIMEOUT = 15 * 60.0
+RESERVATION_SECONDS = 30.0
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def timeout_seconds(attributes: dict[str, Any]) -> float:
+    value = attributes.get("timeout_seconds", DEFAULT_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise Invalid("attributes.timeout_seconds must be a positive number")
+    return float(value)
+
+
+def machine_ref(session: Session) -> str:
+    ref = session.attributes.get("machine_id")
+    if not isinstance(ref, str) or not ref:
+        raise Invalid("a machine session needs attributes.machine_id (a machine's id or name)")
+    return ref
+
+
+@dataclass
+class Lease:
+    session: Session
+    machine: Machine
+    gpu: str
+    deadline: datetime
+    ready: asyncio.Future[str]
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    proc: asyncio.subprocess.Process | None = None
+    started: datetime | None = None
+    event_id: str = ""
+
+
+class MachineDriver(Driver):
+    kind = "machine"
+    capabilities = frozenset({Capability.runs, Capability.cancel})
+
+    def __init__(self) -> None:
+        self._host: DriverHost | None = None
+        self._leases: dict[str, Lease] = {}
+        self._waiters: dict[str, asyncio.Future[str]] = {}
+        self._reserved: dict[str, dict[str, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._http = httpx.AsyncClient(trust_env=False)
+
+    @property
+    def host(self) -> DriverHost:
+        if self._host is None:
+            raise Unavailable("the machine driver has not been opened by a server")
+        return self._host
+
+    async def open(self, host: DriverHost) -> None:
+        self._host = host
+        for session in await host.store.running_sessions(kind=self.kind):
+            await self._reap(session)
+
+    async def on_create(self, session: Session) -> None:
+        """Check the request and fill in what reads need before the lease starts."""
+        machine = await self._machine(session)
+        timeout_seconds(session.attributes)
+        gpu = session.attributes.get("gpu") or machine.gpu
+        await self.host.store.set_attributes(
+            workspace_id=session.workspace_id, session_id=session.id,
+            attributes={"machine_ref": machine.id, "gpu": str(gpu),
+                        "gpu_event_id": str(uuid.uuid4()), "url": "", "end_time": None},
+        )  # fmt: skip
+
+    # the concurrency limit
+    async def before_run(self, session: Session, input: dict[str, Any]) -> None:
+        machine = await self._machine(session)
+        lock = self._locks.setdefault(machine.id, asyncio.Lock())
+        async with lock:
+            running = {
+                s.id
+                for s in await self.host.store.running_sessions(kind=self.kind)
+                if s.attributes.get("machine_ref") == machine.id and s.id != session.id
+            }
+            reserved = self._reserved.setdefault(machine.id, {})
+            clock = time.monotonic()
+            running |= {sid for sid, at in reserved.items() if clock - at < RESERVATION_SECONDS}
+            if len(running) >= machine.max_sessions:
+                raise Conflict(
+                    f"machine {machine.name!r} is at its limit of {machine.max_sessions} "
+                    f"concurrent session(s)"
+                )
+            reserved[session.id] = clock
+
+    async def _machine(self, session: Session) -> Machine:
+        return await self.host.store.get_machine(
+            workspace_id=session.workspace_id, machine=machine_ref(session)
+        )
+
+    # what the core asks of a lease
+    def expect(self, session_id: str) -> asyncio.Future[str]:
+        """A future for the URL, set up before the run starts so none is missed."""
+        return self._waiters.setdefault(session_id, asyncio.get_running_loop().create_future())
+
+    def forget(self, session_id: str) -> None:
+        waiter = self._waiters.pop(session_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.cancel()
+
+    def extend(self, session_id: str, deadline: datetime) -> bool:
+        lease = self._leases.get(session_id)
+        if lease is None:
+            return False
+        lease.deadline = deadline
+        lease.wake.set()
+        return True
+
+    # the lease
+    async def run(self, ctx: RunContext, input: dict[str, Any]) -> None:
+        session = ctx.session
+        machine = await self._machine(session)
+        gpu = session.attributes.get("gpu") or machine.gpu
+        lease = Lease(
+            session=session, machine=machine, gpu=str(gpu),
+            event_id=str(session.attributes.get("gpu_event_id") or uuid.uuid4()),
+            deadline=now() + timedelta(seconds=timeout_seconds(session.attributes)),
+            ready=self.expect(session.id),
+        )  # fmt: skip
+        self._leases[session.id] = lease
+        reason = "exited"
+        try:
+            await self._launch(lease, ctx)
+            reason = await self._watch(lease, ctx)
+        except asyncio.CancelledError:
+            reason = "cancelled"
+            raise
+        except Exception as exc:
+            reason = f"failed: {exc}"
+            raise
+        finally:
+            await asyncio.shield(self._end(lease, reason))
+
+    async def _launch(self, lease: Lease, ctx: RunContext) -> None:
+        session = lease.session
+        directory = self.host.files.directory(session.workspace_id, session.id)
+        port = procs.free_port()
+        lease.proc = await procs.spawn(lease.machine, session.id, directory, port)
+        lease.started = now()
+        await self._attributes(lease, {
+            "machine_ref": lease.machine.id, "gpu_event_id": lease.event_id, "gpu": lease.gpu,
+            "state": "starting", "port": port, "pid": lease.proc.pid, "pgid": lease.proc.pid,
+            "server_pid": os.getpid(), "host": socket.gethostname(), "url": "",
+            "start_time": iso(lease.started), "end_time": None, "cost": 0.0,
+            "price_per_hour": lease.machine.price_per_hour, "timeout_end": iso(lease.deadline),
+        })  # fmt: skip
+        payload = {"gpu_event_id": lease.event_id, "gpu": lease.gpu, "port": port,
+                   "pid": lease.proc.pid, "machine_id": lease.machine.id}  # fmt: skip
+        await ctx.append([EventCreate(type="gpu.start", payload=payload)])
+
+    async def _watch(self, lease: Lease, ctx: RunContext) -> str:
+        assert lease.proc is not None
+        exited = asyncio.ensure_future(lease.proc.wait())
+        try:
+            if not await self._await_ready(lease, ctx, exited):
+                return "exited"
+            while True:
+                lease.wake.clear()
+                wake = asyncio.ensure_future(lease.wake.wait())
+                left = (lease.deadline - now()).total_seconds()
+                done, _ = await asyncio.wait({exited, wake}, timeout=max(left, 0))
+                wake.cancel()
+                if exited in done:
+                    return "exited"
+                if not done and now() >= lease.deadline:
+                    return "timeout"
+        finally:
+            exited.cancel()
+
+    async def _await_ready(
+        self, lease: Lease, ctx: RunContext, exited: asyncio.Future[int]
+    ) -> bool:
+        assert lease.proc is not None
+        port = int(lease.session.attributes["port"])
+        give_up = time.monotonic() + lease.machine.startup_timeout
+        while not await procs.probe(lease.machine, port, self._http):
+            if exited.done():
+                self._fail(lease, f"the machine's command exited with code {exited.result()} "
+                                  "before it answered")  # fmt: skip
+                return False
+            if time.monotonic() > give_up:
+                self._fail(lease, "the machine did not answer within its startup timeout")
+                raise Unavailable("the machine did not answer within its startup timeout")
+            await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{port}"
+        await self._attributes(lease, {"url": url, "state": "ready"})
+        await ctx.append([EventCreate(type="gpu.ready", payload={"url": url})])
+        if not lease.ready.done():
+            lease.ready.set_result(url)
+        return True
+
+    def _fail(self, lease: Lease, why: str) -> None:
+        if not lease.ready.done():
+            lease.ready.set_exception(Unavailable(why))
+
+    async def _end(self, lease: Lease, reason: str) -> None:
+        """Kill the group and close the GPU event; runs even when the lease was cancelled."""
+        self._leases.pop(lease.session.id, None)
+        self._reserved.get(lease.machine.id, {}).pop(lease.session.id, None)
+        self._fail(lease, f"the machine session ended ({reason})")
+        self._waiters.pop(lease.session.id, None)
+        if lease.ready.done() and not lease.ready.cancelled():
+            lease.ready.exception()  # retrieved: nobody may be waiting for it
+        if lease.proc is None or lease.started is None:
+            return
+        code = await procs.stop(lease.proc)
+        try:
+            await self._close_event(lease.session, lease.started, lease.machine.price_per_hour,
+                                    reason, code)  # fmt: skip
+        except Exception:
+            log.exception("could not record the end of machine session %s", lease.session.id)
+
+    async def _close_event(
+        self, session: Session, started: datetime, price: float, reason: str, code: int | None
+    ) -> None:
+        ended = now()
+        runtime = max((ended - started).total_seconds(), 0.0)
+        cost = round(price * runtime / 3600, 6)
+        store = self.host.store
+        await store.set_attributes(
+            workspace_id=session.workspace_id, session_id=session.id,
+            attributes={"state": "ended", "end_time": iso(ended), "cost": cost,
+                        "end_reason": reason, "exit_code": code},
+        )  # fmt: skip
+        payload = {"reason": reason, "exit_code": code, "end_time": iso(ended)}
+        event = EventCreate(
+            type="gpu.end", payload=payload, cost=cost, duration_ms=int(runtime * 1000)
+        )
+        await store.append_events(
+            workspace_id=session.workspace_id, session_id=session.id, events=[event]
+        )
+
+    async def _attributes(self, lease: Lease, values: dict[str, Any]) -> None:
+        lease.session = await self.host.store.set_attributes(
+            workspace_id=lease.session.workspace_id, session_id=lease.session.id,
+            attributes=values,
+        )  # fmt: skip
+
+    async def _reap(self, session: Session) -> None:
+        """A running lease of a server that is gone: kill its processes, close its event."""
+        attrs = session.attributes
+        if attrs.get("state") == "ended" or attrs.get("host") != socket.gethostname():
+            return
+        server = attrs.get("server_pid")
+        if not isinstance(server, int) or server == os.getpid() or procs.alive(server):
+            return
+        pgid = attrs.get("pgid")
+        killed = isinstance(pgid, int) and await procs.reap_orphan(pgid, session.id)
+        started = datetime.fromisoformat(str(attrs.get("start_time")).replace("Z", "+00:00"))
+        price = float(attrs.get("price_per_hour", 0.0))
+        log.info("machine session %s: orphaned (killed=%s); closing it", session.id, killed)
+        await self._close_event(session, started, price, "reaped after a server restart", None)
+
+    async def close(self) -> None:
+        """Server shutdown: the supervisor cancels the leases (which kill); then the client."""
+        for lease in list(self._leases.values()):
+            if lease.proc is not None:
+                with contextlib.suppress(Exception):
+                    await procs.stop(lease.proc)
+        await self._http.aclose()

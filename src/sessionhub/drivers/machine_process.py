@@ -1,0 +1,111 @@
+"""Processes of machine sessions: spawn in their own process group, probe, kill, find."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from pathlib import Path
+
+import httpx
+from anyio import to_thread
+
+from sessionhub.core.errors import Invalid
+from sessionhub.core.machines import Machine, command_args
+
+MARK = "SESSIONHUB_MACHINE_SESSION"
+TERM_GRACE = 3.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def spawn(
+    machine: Machine, session_id: str, directory: Path, port: int
+) -> asyncio.subprocess.Process:
+    """Start the command as the leader of a new process group, output to machine.log."""
+    args = command_args(machine.command, port=port, session_dir=str(directory))
+    env = {**os.environ, **machine.env, "PORT": str(port), MARK: session_id}
+    log = await to_thread.run_sync(open, directory / "machine.log", "ab")
+    try:
+        return await asyncio.create_subprocess_exec(
+            *args, cwd=directory, env=env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=log, stderr=log, start_new_session=True,
+        )  # fmt: skip
+    except OSError as exc:
+        raise Invalid(f"cannot start the machine's command {args[0]!r}: {exc.strerror}") from exc
+    finally:
+        log.close()
+
+
+async def probe(machine: Machine, port: int, http: httpx.AsyncClient) -> bool:
+    """Does the server answer yet? TCP: accepts a connection; HTTP: any status below 500."""
+    try:
+        if machine.probe == "tcp":
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return True
+        path = machine.probe[len("http:") :]
+        response = await http.get(f"http://127.0.0.1:{port}{path}", timeout=2.0)
+        return response.status_code < 500
+    except (OSError, httpx.HTTPError):
+        return False
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> bool:
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+async def stop(proc: asyncio.subprocess.Process) -> int | None:
+    """SIGTERM the whole group, SIGKILL what is left after a grace period; reap the leader."""
+    signal_group(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), TERM_GRACE)
+    signal_group(proc.pid, signal.SIGKILL)  # children that outlived their leader, too
+    return await proc.wait()
+
+
+def _marked(pid: int, session_id: str) -> bool:
+    """Is ``pid`` still the process we started for this session (not a reused pid)?"""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # no /proc access: trust the recorded pid
+    return f"{MARK}={session_id}".encode() in environ.split(b"\0")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def reap_orphan(pgid: int, session_id: str) -> bool:
+    """Kill an orphaned group left by a crashed server; True if something was killed."""
+    if not (alive(pgid) and await to_thread.run_sync(_marked, pgid, session_id)):
+        return False
+    signal_group(pgid, signal.SIGTERM)
+    for _ in range(int(TERM_GRACE / 0.1)):
+        if not alive(pgid):
+            break
+        await asyncio.sleep(0.1)
+    signal_group(pgid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pgid, os.WNOHANG)
+    return True
