@@ -69,17 +69,26 @@ def machine_busy_seconds() -> float:
 
 
 def rss_bytes(pid: int) -> int:
-    """Resident set size of ``pid`` and its descendants, in bytes."""
+    """Anonymous resident memory (``RssAnon``) of ``pid`` and its descendants, in bytes.
+
+    File-backed pages are left out: the server reads SQLite through ``mmap``, so pages
+    of the database file it reads count in plain RSS while being the OS page cache
+    (shared, reclaimable), not memory the server holds.
+    """
     total = 0
     for p in _tree(pid):
         try:
-            if psutil is not None:
-                total += psutil.Process(p).memory_info().rss
-            else:
-                total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * _PAGE
-        except _ERRORS:
+            total += _rss_anon(p)
+        except (*_ERRORS, OSError, ValueError):
             continue
     return total
+
+
+def _rss_anon(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    raise ValueError("no RssAnon")
 
 
 class PeakRss:

@@ -23,7 +23,7 @@ def fmt_cell(r: Json | None) -> str:
     if r.get("kind") == "export":
         return (
             f"{r['seconds']:.2f} s, {r['bytes'] / 2**20:.0f} MB\n"
-            f"RSS {r['rss_before_mb']:.0f}→{r['rss_peak_mb']:.0f} MB"
+            f"anon RSS {r['rss_before_mb']:.0f}→{r['rss_peak_mb']:.0f} MB"
         )
     if r.get("kind") == "timed":
         return f"{r['p50_ms']:.1f} ms\n(n={r['n']}, max {r['max_ms']:.1f})"

@@ -153,8 +153,8 @@ def sqlite_connect(path: Path, *, synchronous: str, readonly: bool = False) -> s
         raw.execute("PRAGMA journal_mode = WAL")
     raw.execute(f"PRAGMA synchronous = {synchronous}")
     raw.execute("PRAGMA foreign_keys = ON")
-    # Reads stay flat as the file grows: pages come from memory, not read() calls.
-    raw.execute("PRAGMA cache_size = -65536")
+    # Reads stay flat as the file grows: pages come from the OS page cache through
+    # mmap, not read() calls (and not a private page cache that grows the heap).
     raw.execute("PRAGMA mmap_size = 268435456")
     return raw
 
