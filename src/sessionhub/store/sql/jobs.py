@@ -48,6 +48,48 @@ UPDATE_TOTALS = (
     "counts = :counts, last_seq = :last_seq, version = version + 1, updated_at = :updated_at "
     "WHERE id = :id"
 )
+PG_APPEND = (
+    f"WITH ins AS (INSERT INTO events ({EVENT_COLUMNS}) "
+    "SELECT e.id, e.sid, e.seq, e.type, e.role, e.payload::jsonb, e.inp, e.outp, e.cost, e.dur, :at "
+    "FROM unnest(CAST(:e_id AS text[]), CAST(:e_sid AS text[]), CAST(:e_seq AS bigint[]), "
+    "CAST(:e_type AS text[]), CAST(:e_role AS text[]), CAST(:e_payload AS text[]), "
+    "CAST(:e_in AS bigint[]), CAST(:e_out AS bigint[]), CAST(:e_cost AS float8[]), "
+    "CAST(:e_dur AS bigint[])) AS e(id, sid, seq, type, role, payload, inp, outp, cost, dur)) "
+    "UPDATE sessions s SET event_count = u.ec, message_count = u.mc, tool_call_count = u.tc, "
+    "input_tokens = u.inp, output_tokens = u.outp, cost = u.cost, duration_ms = u.dur, "
+    "counts = u.counts::jsonb, last_seq = u.ls, version = s.version + 1, updated_at = :at "
+    "FROM unnest(CAST(:s_id AS text[]), CAST(:s_ec AS bigint[]), CAST(:s_mc AS bigint[]), "
+    "CAST(:s_tc AS bigint[]), CAST(:s_in AS bigint[]), CAST(:s_out AS bigint[]), "
+    "CAST(:s_cost AS float8[]), CAST(:s_dur AS bigint[]), CAST(:s_counts AS text[]), "
+    "CAST(:s_ls AS bigint[])) AS u(id, ec, mc, tc, inp, outp, cost, dur, counts, ls) "
+    "WHERE s.id = u.id"
+)
+"""An append batch on PostgreSQL in one round trip: its events and its sessions' totals."""
+
+
+def pg_append_params(
+    rows: list[dict[str, Any]], sessions: dict[str, SessionState], at: datetime
+) -> dict[str, Any]:
+    written = {r["session_id"] for r in rows}
+    touched = [sid for sid in sessions if sid in written]
+    totals = [sessions[sid].counts.params() for sid in touched]
+    return {
+        "at": at,
+        "e_id": [r["id"] for r in rows], "e_sid": [r["session_id"] for r in rows],
+        "e_seq": [r["seq"] for r in rows], "e_type": [r["type"] for r in rows],
+        "e_role": [r["role"] for r in rows],
+        "e_payload": [orjson.dumps(r["payload"]).decode() for r in rows],
+        "e_in": [r["input_tokens"] for r in rows], "e_out": [r["output_tokens"] for r in rows],
+        "e_cost": [float(r["cost"]) for r in rows], "e_dur": [r["duration_ms"] for r in rows],
+        "s_id": touched, "s_ec": [t["event_count"] for t in totals],
+        "s_mc": [t["message_count"] for t in totals], "s_tc": [t["tool_call_count"] for t in totals],
+        "s_in": [t["input_tokens"] for t in totals], "s_out": [t["output_tokens"] for t in totals],
+        "s_cost": [float(t["cost"]) for t in totals], "s_dur": [t["duration_ms"] for t in totals],
+        "s_counts": [orjson.dumps(t["counts"]).decode() for t in totals],
+        "s_ls": [sessions[sid].last_seq for sid in touched],
+    }  # fmt: skip
+
+
 SQLITE_UUID4 = (
     "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || "
     "substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || "
@@ -326,7 +368,9 @@ class AppendEvents(WriteJob[list[Event]]):
         sessions = await lock_sessions(conn, {job.session_id for job in appends})
         rows: list[dict[str, Any]] = []
         outcomes = [job._plan(sessions, rows, at) for job in appends]
-        if rows:
+        if rows and conn.dialect == "postgresql":
+            await conn.execute(PG_APPEND, pg_append_params(rows, sessions, at))
+        elif rows:
             await conn.executemany(INSERT_EVENT, rows)
             touched = {row["session_id"] for row in rows}
             await conn.executemany(
