@@ -305,6 +305,32 @@ class KernelDriver(Driver):
             await client.wait_for_ready(timeout=timeout)
         finally:
             client.stop_channels()
+        await self._watcher_live(kernel_id, timeout=timeout)
+
+    async def _watcher_live(self, kernel_id: str, *, timeout: float) -> None:
+        """Until our iopub watcher sees the kernel's messages.
+
+        A ZeroMQ subscription takes a moment to join ("slow joiner"): a cell run right
+        after start could publish before the watcher listens and go unrecorded. Probe
+        with kernel_info_request until the watcher observes its idle status.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        session = self.session_for(kernel_id)
+        while True:
+            socket = self.connect(kernel_id, "shell", session.bsession)
+            msg = session.msg("kernel_info_request", {})
+            probe = self.track(kernel_id, msg["header"]["msg_id"], "", record=False)
+            try:
+                session.send(socket, msg)
+                await asyncio.wait_for(probe.done.wait(), 0.5)
+                return
+            except TimeoutError:
+                self.state(kernel_id).pending.pop(msg["header"]["msg_id"], None)
+                if loop.time() > deadline:
+                    raise
+            finally:
+                socket.close(linger=0)
 
     # sessions using kernels
     def bind(self, session: Session) -> None:
