@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,7 +16,6 @@ from sessionhub.core.errors import TooLarge
 from sessionhub.core.models import Session
 
 router = APIRouter(prefix="/v1/sessions", tags=["transfer"])
-JSON_TYPES = ("application/json", "")
 
 
 @router.get(
@@ -103,5 +101,3 @@ async def spool(request: Request, path: Path, limit: int) -> None:
             if size > limit:
                 raise TooLarge(f"the import is over the limit of {limit} bytes")
             out.write(chunk)
-    with contextlib.suppress(OSError):
-        pass

@@ -6,9 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine
 
 HERE = Path(__file__).parent
 
@@ -34,12 +32,3 @@ def upgrade(database_url: str) -> None:
 
 def head_revision() -> str | None:
     return ScriptDirectory(str(HERE)).get_current_head()
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
-def sqlite_engine(database_url: str) -> Engine:
-    return create_engine(database_url)
