@@ -34,6 +34,6 @@ def test_no_server_errors(case: schemathesis.Case, server: LiveServer) -> None:
     case.call_and_validate(base_url=server.url, checks=[not_a_server_error])
 
 
-@schemathesis.serializer("application/gzip", "application/octet-stream")
+@schemathesis.serializer("application/gzip", "application/octet-stream", "application/x-protobuf")
 def raw_bytes(ctx: schemathesis.SerializationContext, value: object) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()

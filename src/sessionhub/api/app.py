@@ -16,7 +16,17 @@ from sessionhub import __version__
 from sessionhub.api import middleware, ops, problems
 from sessionhub.api.dialects import mount_dialects
 from sessionhub.api.hub import Hub
-from sessionhub.api.native import events, files, hot, keys, machines, sessions, stream, transfer
+from sessionhub.api.native import (
+    events,
+    files,
+    hot,
+    keys,
+    machines,
+    otlp,
+    sessions,
+    stream,
+    transfer,
+)  # fmt: skip
 from sessionhub.config import Settings
 from sessionhub.core.bus import EventBus
 from sessionhub.core.errors import Invalid
@@ -53,7 +63,7 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
         telemetry={"tracing": False, "metrics": False, "logs": False},
         lifespan=lambda app: lifespan(app, settings, drivers or []),
     )
-    for module in (events, sessions, files, stream, transfer, keys, machines, ops):
+    for module in (events, sessions, files, stream, transfer, keys, machines, otlp, ops):
         app.include_router(module.router)
     if settings.hot_routes:
         hot.install(app)
