@@ -71,8 +71,9 @@ def trace_refs(spans: list[OtlpSpan]) -> dict[str, Any]:
     """``session.id`` span attributes by trace id, a root's winning over its children's."""
     refs: dict[str, Any] = {}
     for span in sorted(spans, key=lambda s: not s.parent_span_id):
-        if span.trace_id and SESSION_KEY in span.attributes:
-            refs[span.trace_id] = span.attributes[SESSION_KEY]
+        ref = span.attributes.get(SESSION_KEY)
+        if span.trace_id and isinstance(ref, str) and ref.strip():
+            refs[span.trace_id] = ref
     return refs
 
 

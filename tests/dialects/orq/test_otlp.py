@@ -150,7 +150,7 @@ async def test_otlp_json(client: httpx.AsyncClient) -> None:
     )  # fmt: skip
     reply = await client.post("/v1/traces", content=body, headers=JSON)
     assert reply.status_code == 200, reply.text
-    assert reply.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert reply.json()["partialSuccess"]["rejectedSpans"] == "1", reply.text
     assert "session.id" in reply.json()["partialSuccess"]["errorMessage"]
     got = (await client.get("/orq/v2/sessions/json-thread")).json()
     assert got["traces_count"] == 1 and got["duration"] == 250
