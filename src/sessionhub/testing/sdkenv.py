@@ -46,20 +46,27 @@ def python_env(name: str, requirements: Sequence[str]) -> Path:
     return root / "bin" / "python"
 
 
-def node_project(name: str, dependencies: dict[str, str]) -> Path:
-    """A directory with ``node_modules`` holding exactly ``dependencies`` (pinned)."""
+def node_project(
+    name: str, dependencies: dict[str, str], *, legacy_peer_deps: bool = False
+) -> Path:
+    """A directory with ``node_modules`` holding exactly ``dependencies`` (pinned).
+
+    ``legacy_peer_deps`` leaves out peer dependencies a package declares but the test
+    does not use (npm would otherwise install them).
+    """
     root = ENVS / f"npm-{name}"
     manifest = {"name": f"sessionhub-test-{name}", "private": True, "dependencies": dependencies}
     wanted = json.dumps(manifest, sort_keys=True, indent=2)
+    flags = ["--legacy-peer-deps"] if legacy_peer_deps else []
     with _locked(root):
         marker = root / ".manifest.json"
-        if not (marker.exists() and marker.read_text() == wanted):
+        if not (marker.exists() and marker.read_text() == wanted + " ".join(flags)):
             shutil.rmtree(root, ignore_errors=True)
             root.mkdir(parents=True)
             (root / "package.json").write_text(wanted)
-            npm = ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"]
+            npm = ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", *flags]
             subprocess.run(npm, cwd=root, check=True, timeout=600)
-            marker.write_text(wanted)
+            marker.write_text(wanted + " ".join(flags))
     return root
 
 

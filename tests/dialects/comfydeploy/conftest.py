@@ -94,8 +94,11 @@ class Comfy:
     def api(self) -> str:
         return f"{self.base}/comfydeploy/api"
 
-    def sdk(self, *plan: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        done = sdkenv.run([str(self.python), str(HERE / "sdk_ops.py"), self.api, self.token,
+    def sdk(
+        self, *plan: tuple[str, dict[str, Any]], token: str | None = None
+    ) -> list[dict[str, Any]]:
+        bearer = self.token if token is None else token
+        done = sdkenv.run([str(self.python), str(HERE / "sdk_ops.py"), self.api, bearer,
                            json.dumps(plan)], timeout=90)  # fmt: skip
         assert done.returncode == 0, done.stderr
         results: list[dict[str, Any]] = json.loads(done.stdout)

@@ -103,6 +103,21 @@ def test_errors_in_the_backend_shapes(comfy: Comfy) -> None:
     assert anonymous.status_code == 401 and isinstance(anonymous.json()["detail"], str)
 
 
+def test_a_missing_or_wrong_bearer_is_401_through_the_sdk(comfy: Comfy) -> None:
+    tiny = comfy.machines["tiny"]
+    plan = (
+        ("create", {"machine_id": tiny, "wait_for_server": True}),
+        ("get", {"session_id": "x"}), ("list", {"machine_id": tiny}),
+        ("cancel", {"session_id": "x"}),
+        ("increase", {"machine_id": tiny, "session_id": "x", "timeout": 1, "gpu": "T4"}),
+    )  # fmt: skip
+    denied = {"status": 401, "body": {"detail": "Invalid or missing token"}}
+    assert comfy.sdk(*plan, token="shk_wrong") == [denied] * len(plan)
+    anonymous = httpx.post(f"{comfy.api}/session", json={"machine_id": tiny})
+    assert anonymous.status_code == 401 and anonymous.json() == denied["body"]
+    assert comfy.native("GET", "/v1/sessions", params={"kind": "machine"}).json()["items"] == []
+
+
 def test_increase_timeout_extends_the_deadline(comfy: Comfy) -> None:
     tiny = comfy.machines["tiny"]
     [made] = comfy.sdk(("create", {"machine_id": tiny, "timeout": 1, "wait_for_server": True}))

@@ -5,7 +5,7 @@ import sys
 
 from orq_ai_sdk import Orq, models
 
-url, key = sys.argv[1], sys.argv[2]
+url, key, other_key = sys.argv[1:4]
 orq = Orq(server_url=url, api_key=key)
 out = {}
 bare = orq.sessions.create()
@@ -117,4 +117,17 @@ try:
     orq.sessions.list(request={"filters": [], "pagination": {"limit": 1000}})
 except models.APIError as exc:
     out["bad_limit"] = exc.status_code
+for label, secret in (("wrong_key", "shk_wrong"), ("no_key", None)):
+    caller = Orq(server_url=url, api_key=secret)  # held: the SDK closes its client on GC
+    try:
+        caller.sessions.get(session_id="page-1")
+        out[label] = "allowed"
+    except models.APIError as exc:
+        out[label] = {"status": exc.status_code, "body": json.loads(exc.body)}
+stranger = Orq(server_url=url, api_key=other_key)
+try:
+    stranger.sessions.get(session_id="page-1")
+    out["other_workspace"] = "allowed"
+except models.HonoAPIError as exc:
+    out["other_workspace"] = {"code": exc.data.code}
 print(json.dumps(out, default=lambda o: None))

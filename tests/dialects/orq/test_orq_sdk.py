@@ -1,42 +1,32 @@
-"""The real Orq SDKs (two generations, two environments) against a live sessionhub."""
+"""The real Orq SDKs (two generations, two environments) against a live sessionhub.
+
+Each runs on SQLite and on PostgreSQL (``database_url``), with a real API key.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from sessionhub.api.app import create_app
-from sessionhub.config import Settings
 from sessionhub.testing import sdkenv
-from sessionhub.testing.fixtures import LiveServer
+from tests.dialects.orq.conftest import OrqServer
 
 HERE = Path(__file__).parent
 LEGACY = ["orq-ai-sdk==3.4.0", "httpx==0.28.1", "python-dateutil<3"]
 CURRENT = ["orq-ai-sdk==4.17.13"]
 
 
-@pytest.fixture
-def orq_server(tmp_path: Path) -> Iterator[LiveServer]:
-    settings = Settings(
-        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/db.sqlite", no_auth=True,
-        log_format="text",
-    )  # fmt: skip
-    with LiveServer(create_app(settings)) as server:
-        yield server
-
-
-def drive(python: Path, script: str, server: LiveServer) -> dict[str, Any]:
-    done = sdkenv.run([str(python), str(HERE / script), f"{server.url}/orq", "k"], timeout=180)
+def drive(python: Path, script: str, server: OrqServer) -> dict[str, Any]:
+    args = [str(python), str(HERE / script), f"{server.url}/orq", server.key, server.other_key]
+    done = sdkenv.run(args,
+                      timeout=180)  # fmt: skip
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def test_legacy_trace_sessions(orq_server: LiveServer) -> None:
+def test_legacy_trace_sessions(orq_server: OrqServer) -> None:
     out = drive(sdkenv.python_env("orq-3.4.0", LEGACY), "legacy_client.py", orq_server)
     assert out["bare"]["external_id"] == out["bare"]["id"]
     assert out["bare"]["traces_count"] == 0
@@ -71,9 +61,13 @@ def test_legacy_trace_sessions(orq_server: LiveServer) -> None:
     assert out["after_delete"]["code"] == "404"
     assert out["delete_missing"] == "404"
     assert out["bad_limit"] == 400
+    missing = "send an API key as 'Authorization: Bearer <key>'"
+    assert out["no_key"] == {"status": 401, "body": {"message": missing, "code": "401"}}
+    assert out["wrong_key"]["status"] == 401 and out["wrong_key"]["body"]["code"] == "401"
+    assert out["other_workspace"] == {"code": "404"}
 
 
-def test_threads(orq_server: LiveServer) -> None:
+def test_threads(orq_server: OrqServer) -> None:
     out = drive(sdkenv.python_env("orq-4.17.13", CURRENT), "threads_client.py", orq_server)
     created = out["created"]
     assert created["external_id"] == "thread/ 1" and created["kind"] == "THREAD_KIND_CODING_AGENT"
@@ -91,3 +85,5 @@ def test_threads(orq_server: LiveServer) -> None:
     assert out["tags"] == ["x", "y"]
     assert out["gone"]["code"] == 5
     assert out["exclusive"] == 400
+    assert out["no_key"] == out["wrong_key"] == {"status": 401, "code": 16}
+    assert out["other_workspace"] == {"status": 404, "code": 5}

@@ -5,46 +5,19 @@ Spans roll up into the Orq thread their ``session.id`` names, also after a rewin
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from sessionhub.api.app import create_app
-from sessionhub.config import Settings
-from sessionhub.store.sql.store import open_store
 from sessionhub.testing import sdkenv
-from sessionhub.testing.fixtures import LiveServer
+from tests.dialects.orq.conftest import OrqServer
 
 HERE = Path(__file__).parent
 OTEL = ["opentelemetry-sdk==1.45.2", "opentelemetry-exporter-otlp-proto-http==1.45.2"]
-
-
-async def _seed(url: str) -> str:
-    store = open_store(url)
-    await store.open()
-    try:
-        ws = (await store.create_workspace(name="default")).id
-        return (await store.create_key(workspace_id=ws, name="otel", admin=False)).secret
-    finally:
-        await store.close()
-
-
-@pytest.fixture
-def authed(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, str]]:
-    settings = Settings(
-        data_dir=tmp_path / "data", database_url=database_url, no_auth=False,
-        log_format="text",
-    )  # fmt: skip
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = asyncio.run(_seed(settings.resolved_database_url))
-    with LiveServer(create_app(settings)) as server:
-        yield server, key
 
 
 def thread(http: httpx.Client, ref: str) -> dict[str, Any]:
@@ -54,10 +27,9 @@ def thread(http: httpx.Client, ref: str) -> dict[str, Any]:
     return body
 
 
-def test_real_exporter_rolls_up_and_rewinds(authed: tuple[LiveServer, str]) -> None:
-    server, key = authed
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+def test_real_exporter_rolls_up_and_rewinds(orq_server: OrqServer) -> None:
+    server, key = orq_server, orq_server.key
+    with httpx.Client(base_url=server.url, headers=server.headers, timeout=30) as http:
         zero = {"input_cost": 0, "output_cost": 0, "total_cost": 0}
         made = http.post("/orq/v2/sessions", json={
             "external_id": "made-by-orq", "duration": 0, "contact_ids": [], "billing": zero,

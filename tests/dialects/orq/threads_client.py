@@ -6,7 +6,7 @@ from datetime import datetime
 
 from orq_ai_sdk import Orq, models
 
-url, key = sys.argv[1], sys.argv[2]
+url, key, other_key = sys.argv[1:4]
 orq = Orq(server_url=url, api_key=key)
 out = {}
 zero_b = {"input_cost": 0, "output_cost": 0, "total_cost": 0}
@@ -71,4 +71,15 @@ try:
     orq.sessions.update(session_id="t0", clear_tags=True, tags=["z"])
 except models.APIDefaultError as exc:
     out["exclusive"] = exc.status_code if hasattr(exc, "status_code") else str(exc)
+callers = {
+    "wrong_key": Orq(server_url=url, api_key="shk_wrong"),
+    "no_key": Orq(server_url=url),
+    "other_workspace": Orq(server_url=url, api_key=other_key),
+}
+for label, caller in callers.items():
+    try:
+        caller.sessions.get(session_id="t0")
+        out[label] = "allowed"
+    except models.ErrorResponse as exc:
+        out[label] = {"status": exc.raw_response.status_code, "code": exc.data.code}
 print(json.dumps(out, default=lambda o: None))
