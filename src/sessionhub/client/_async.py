@@ -454,6 +454,13 @@ class AsyncClient(BaseClient):
         """Cancel the session's active run, if any."""
         return await self._call(self._build_cancel(session_id), timeout)
 
+    async def extend_timeout(
+        self, session_id: str, *, add_seconds: float, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> Session:
+        """Move a machine session's lease deadline ``add_seconds`` later."""
+        call = self._build_extend_timeout(session_id, add_seconds=add_seconds)
+        return await self._call(call, timeout)
+
     # -- files -------------------------------------------------------------------
 
     async def list_files(

@@ -462,6 +462,11 @@ class BaseClient:
             self._request("POST", self._sessions(session_id, "cancel")), _model(CancelResult)
         )
 
+    def _build_extend_timeout(self, session_id: str, *, add_seconds: float) -> Call[Session]:
+        body = {"add_seconds": add_seconds}
+        request = self._request("POST", self._sessions(session_id, "timeout"), json=body)
+        return Call(request, _model(Session))
+
     # -- files ----------------------------------------------------------------
 
     def _files(self, session_id: str, path: str | None = None) -> str:

@@ -440,6 +440,12 @@ class Client(BaseClient):
         """Cancel the session's active run, if any."""
         return self._call(self._build_cancel(session_id), timeout)
 
+    def extend_timeout(
+        self, session_id: str, *, add_seconds: float, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> Session:
+        """Move a machine session's lease deadline ``add_seconds`` later."""
+        return self._call(self._build_extend_timeout(session_id, add_seconds=add_seconds), timeout)
+
     # -- files -------------------------------------------------------------------
 
     def list_files(

@@ -110,17 +110,27 @@ class MachineSessions:
         await self.service.cancel(workspace_id, session_id)
 
     async def extend(self, workspace_id: str, session_id: str, seconds: float) -> Session:
-        session = await self.active(workspace_id, session_id)
-        attrs = session.attributes
-        total = float(attrs.get("timeout_seconds", 0)) + seconds
-        if "timeout_end" in attrs:
-            end = datetime.fromisoformat(str(attrs["timeout_end"]).replace("Z", "+00:00"))
-        else:  # the lease has not started its clock yet
-            end = datetime.now(UTC) + timedelta(seconds=float(attrs.get("timeout_seconds", 0)))
-        deadline = end + timedelta(seconds=seconds)
-        updated = await self.service.store.set_attributes(
-            workspace_id=workspace_id, session_id=session_id,
-            attributes={"timeout_seconds": total, "timeout_end": iso(deadline)},
-        )  # fmt: skip
-        self.driver.extend(session_id, deadline)
+        """Move the lease's deadline ``seconds`` later; atomic, so concurrent extensions add up.
+
+        The lease's own server process is told at once if it is this one; another process
+        reads the stored deadline before it would end the lease.
+        """
+        await self.active(workspace_id, session_id)
+
+        def later(attrs: dict[str, Any]) -> dict[str, Any]:
+            if attrs.get("end_time") is not None:
+                raise LeaseNotFound(f"no active machine session {session_id}")
+            current = float(attrs.get("timeout_seconds", 0))
+            if "timeout_end" in attrs:
+                end = datetime.fromisoformat(str(attrs["timeout_end"]).replace("Z", "+00:00"))
+            else:  # the lease has not started its clock yet
+                end = datetime.now(UTC) + timedelta(seconds=current)
+            deadline = end + timedelta(seconds=seconds)
+            return {"timeout_seconds": current + seconds, "timeout_end": iso(deadline)}
+
+        updated = await self.service.store.change_attributes(
+            workspace_id=workspace_id, session_id=session_id, change=later
+        )
+        deadline = str(updated.attributes["timeout_end"]).replace("Z", "+00:00")
+        self.driver.extend(session_id, datetime.fromisoformat(deadline))
         return updated

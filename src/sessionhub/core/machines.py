@@ -62,3 +62,9 @@ class Machine(MachineCreate):
 
 class MachineList(Model):
     items: list[Machine]
+
+
+class TimeoutExtension(Model):
+    """``POST /v1/sessions/{id}/timeout``: move a machine lease's deadline later."""
+
+    add_seconds: Annotated[float, Field(gt=0, le=7 * 24 * 3600, allow_inf_nan=False)]

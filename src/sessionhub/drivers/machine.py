@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from sessionhub.core.errors import Conflict, Invalid, Unavailable
+from sessionhub.core.errors import Invalid, Unavailable
 from sessionhub.core.machines import Machine
 from sessionhub.core.models import EventCreate, Session
 from sessionhub.drivers import machine_process as procs
@@ -77,8 +77,6 @@ class MachineDriver(Driver):
         self._host: DriverHost | None = None
         self._leases: dict[str, Lease] = {}
         self._waiters: dict[str, asyncio.Future[str]] = {}
-        self._reserved: dict[str, dict[str, float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
         self._http = httpx.AsyncClient(trust_env=False)
 
     @property
@@ -103,25 +101,13 @@ class MachineDriver(Driver):
                         "gpu_event_id": str(uuid.uuid4()), "url": "", "end_time": None},
         )  # fmt: skip
 
-    # the concurrency limit
+    # the concurrency limit: checked and taken in one store transaction (many servers)
     async def before_run(self, session: Session, input: dict[str, Any]) -> None:
         machine = await self._machine(session)
-        lock = self._locks.setdefault(machine.id, asyncio.Lock())
-        async with lock:
-            running = {
-                s.id
-                for s in await self.host.store.running_sessions(kind=self.kind)
-                if s.attributes.get("machine_ref") == machine.id and s.id != session.id
-            }
-            reserved = self._reserved.setdefault(machine.id, {})
-            clock = time.monotonic()
-            running |= {sid for sid, at in reserved.items() if clock - at < RESERVATION_SECONDS}
-            if len(running) >= machine.max_sessions:
-                raise Conflict(
-                    f"machine {machine.name!r} is at its limit of {machine.max_sessions} "
-                    f"concurrent session(s)"
-                )
-            reserved[session.id] = clock
+        await self.host.store.claim_machine_slot(
+            workspace_id=session.workspace_id, session_id=session.id, machine_id=machine.id,
+            hold_seconds=RESERVATION_SECONDS,
+        )  # fmt: skip
 
     async def _machine(self, session: Session) -> Machine:
         return await self.host.store.get_machine(
@@ -202,7 +188,7 @@ class MachineDriver(Driver):
                 wake.cancel()
                 if exited in done:
                     return "exited"
-                if not done and now() >= lease.deadline:
+                if not done and now() >= lease.deadline and not await self._extended(lease):
                     return "timeout"
         finally:
             exited.cancel()
@@ -229,6 +215,28 @@ class MachineDriver(Driver):
             lease.ready.set_result(url)
         return True
 
+    async def _extended(self, lease: Lease) -> bool:
+        """Did another server process move the deadline (increase-timeout) meanwhile?"""
+        stored = await self.host.store.get_session(
+            workspace_id=lease.session.workspace_id, session_id=lease.session.id
+        )
+        end = stored.attributes.get("timeout_end")
+        if not isinstance(end, str):
+            return False
+        deadline = datetime.fromisoformat(end.replace("Z", "+00:00"))
+        if deadline <= lease.deadline:
+            return False
+        lease.deadline = deadline
+        return True
+
+    async def _release(self, session: Session) -> None:
+        """A lease that never launched gives its slot back at once."""
+        with contextlib.suppress(Exception):
+            await self.host.store.set_attributes(
+                workspace_id=session.workspace_id, session_id=session.id,
+                attributes={"slot_claimed_at": None},
+            )  # fmt: skip
+
     def _fail(self, lease: Lease, why: str) -> None:
         if not lease.ready.done():
             lease.ready.set_exception(Unavailable(why))
@@ -236,12 +244,12 @@ class MachineDriver(Driver):
     async def _end(self, lease: Lease, reason: str) -> None:
         """Kill the group and close the GPU event; runs even when the lease was cancelled."""
         self._leases.pop(lease.session.id, None)
-        self._reserved.get(lease.machine.id, {}).pop(lease.session.id, None)
         self._fail(lease, f"the machine session ended ({reason})")
         self._waiters.pop(lease.session.id, None)
         if lease.ready.done() and not lease.ready.cancelled():
             lease.ready.exception()  # retrieved: nobody may be waiting for it
         if lease.proc is None or lease.started is None:
+            await self._release(lease.session)
             return
         code = await procs.stop(lease.proc)
         try:

@@ -124,6 +124,16 @@ class SessionStore(abc.ABC):
     ) -> Session:
         """Merge driver-owned attributes (top-level keys replaced)."""
 
+    @abc.abstractmethod
+    async def change_attributes(
+        self,
+        *,
+        workspace_id: str,
+        session_id: str,
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Session:
+        """Merge ``change(current attributes)`` in, atomically (the row is locked meanwhile)."""
+
     # events
     @abc.abstractmethod
     async def append_events(
@@ -255,6 +265,16 @@ class SessionStore(abc.ABC):
 
     @abc.abstractmethod
     async def delete_machine(self, *, workspace_id: str | None, machine: str) -> None: ...
+
+    @abc.abstractmethod
+    async def claim_machine_slot(
+        self, *, workspace_id: str, session_id: str, machine_id: str, hold_seconds: float
+    ) -> Session:
+        """Take one of the machine's ``max_sessions`` slots for the session, atomically.
+
+        Conflict when the machine's unended leases that are running, or that claimed a
+        slot within ``hold_seconds``, already fill it.
+        """
 
     @abc.abstractmethod
     async def running_sessions(self, *, kind: str) -> list[Session]:

@@ -1,4 +1,4 @@
-"""/v1/sessions: create, read, list, update, delete, fork, rewind, runs."""
+"""/v1/sessions: create, read, list, update, delete, fork, rewind, runs, lease timeouts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from fastapi import APIRouter, Header, Query, Response
 
 from sessionhub.api.body import json_response
 from sessionhub.api.deps import CurrentPrincipal, IfMatch, OwnedSession, Service, SessionId
-from sessionhub.core.errors import Invalid
+from sessionhub.core.errors import Invalid, Unsupported
+from sessionhub.core.machine_sessions import KIND as MACHINE
+from sessionhub.core.machine_sessions import MachineSessions
+from sessionhub.core.machines import TimeoutExtension
 from sessionhub.core.models import (
     CancelResult,
     ForkRequest,
@@ -140,3 +143,16 @@ async def cancel_run(
     session_id: SessionId, principal: CurrentPrincipal, service: Service
 ) -> CancelResult:
     return await service.cancel(principal.workspace_id, session_id)
+
+
+@router.post("/{session_id}/timeout", response_model=Session)
+async def extend_timeout(
+    session_id: SessionId, request: TimeoutExtension, principal: CurrentPrincipal, service: Service
+) -> Session:
+    """Move an active machine lease's deadline ``add_seconds`` later (ComfyDeploy's
+    increase-timeout); its attributes then carry the new ``timeout_end``."""
+    session = await service.get(principal.workspace_id, session_id)
+    if session.kind != MACHINE:
+        raise Unsupported(f"a {session.kind} session has no lease timeout to extend")
+    leases = MachineSessions(service)
+    return await leases.extend(principal.workspace_id, session_id, request.add_seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -313,6 +313,26 @@ class SetAttributes(WriteJob[Row]):
     async def run(self, conn: Conn, notices: list[Notice]) -> Row:
         row = await lock_session(conn, self.workspace_id, self.session_id)
         merged = {**js(row["attributes"]), **self.attributes}
+        await conn.execute(
+            "UPDATE sessions SET attributes = :a, version = version + 1, updated_at = :t "
+            "WHERE id = :id",
+            {"a": merged, "t": now(), "id": self.session_id},
+        )
+        notices.append(Notice("updated", self.session_id))
+        return await reread(conn, self.session_id)
+
+
+@dataclass
+class ChangeAttributes(WriteJob[Row]):
+    """Read, change and write a session's attributes with its row locked."""
+
+    workspace_id: str
+    session_id: str
+    change: Callable[[dict[str, Any]], dict[str, Any]]
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> Row:
+        row = await lock_session(conn, self.workspace_id, self.session_id)
+        merged = {**js(row["attributes"]), **self.change(js(row["attributes"]))}
         await conn.execute(
             "UPDATE sessions SET attributes = :a, version = version + 1, updated_at = :t "
             "WHERE id = :id",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sessionhub.core.errors import AlreadyExists, NotFound
+from sessionhub.core.errors import AlreadyExists, Conflict, NotFound
 from sessionhub.core.machines import Machine, MachineCreate
 from sessionhub.store.sql.db import Conn, Row
-from sessionhub.store.sql.jobs import UNIQUE_ERRORS
+from sessionhub.store.sql.jobs import UNIQUE_ERRORS, lock_session, reread
 from sessionhub.store.sql.rows import js, new_id, now, ts
 from sessionhub.store.sql.writer import Notice, WriteJob
 
@@ -82,3 +83,65 @@ class DeleteMachine(WriteJob[None]):
     async def run(self, conn: Conn, notices: list[Notice]) -> None:
         row = await find(conn, self.workspace_id, self.machine)
         await conn.execute("DELETE FROM machines WHERE id = :id", {"id": row["id"]})
+
+
+CLAIMED_AT = "slot_claimed_at"
+HOLDERS = (
+    "SELECT id, status, attributes FROM sessions WHERE kind = 'machine' AND workspace_id = :ws "
+    "AND id <> :sid AND (status = 'running' OR updated_at > :recent)"
+)
+
+
+def holds_slot(row: Row, machine_id: str, recent: datetime) -> bool:
+    """A lease of the machine that has not ended: running, or claimed a moment ago."""
+    attrs = js(row["attributes"])
+    if attrs.get("machine_ref") != machine_id or attrs.get("end_time") is not None:
+        return False
+    if row["status"] == "running":
+        return True
+    claimed = attrs.get(CLAIMED_AT)
+    return isinstance(claimed, str) and datetime.fromisoformat(claimed) > recent
+
+
+@dataclass
+class ClaimMachineSlot(WriteJob[Row]):
+    """Check the machine's concurrency limit and take a slot, atomically.
+
+    The machine's row is locked (PostgreSQL ``FOR UPDATE``; SQLite writes are
+    serialized anyway), so two servers on one database cannot both take the last slot.
+    The claim is a timestamp on the session that counts until the lease is running
+    (then its status counts) or ``hold_seconds`` have passed.
+    """
+
+    workspace_id: str
+    session_id: str
+    machine_id: str
+    hold_seconds: float
+
+    async def run(self, conn: Conn, notices: list[Notice]) -> Row:
+        lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+        machine = await conn.fetchrow(
+            f"SELECT name, max_sessions FROM machines WHERE id = :m AND workspace_id = :ws{lock}",
+            {"m": self.machine_id, "ws": self.workspace_id},
+        )
+        if machine is None:
+            raise NotFound(f"machine {self.machine_id} not found")
+        at = now()
+        recent = at - timedelta(seconds=self.hold_seconds)
+        rows = await conn.fetch(
+            HOLDERS, {"ws": self.workspace_id, "sid": self.session_id, "recent": recent}
+        )
+        limit = int(machine["max_sessions"])
+        if sum(holds_slot(r, self.machine_id, recent) for r in rows) >= limit:
+            raise Conflict(
+                f"machine {machine['name']!r} is at its limit of {limit} concurrent session(s)"
+            )
+        row = await lock_session(conn, self.workspace_id, self.session_id)
+        merged = {**js(row["attributes"]), CLAIMED_AT: at.isoformat()}
+        await conn.execute(
+            "UPDATE sessions SET attributes = :a, version = version + 1, updated_at = :t "
+            "WHERE id = :id",
+            {"a": merged, "t": at, "id": self.session_id},
+        )
+        notices.append(Notice("updated", self.session_id))
+        return await reread(conn, self.session_id)

@@ -265,6 +265,16 @@ class SqlSessionStore(SessionStore):
         job = jobs.SetAttributes(workspace_id, session_id, attributes)
         return session_from_row(await self.writer.submit(job))
 
+    async def change_attributes(
+        self,
+        *,
+        workspace_id: str,
+        session_id: str,
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Session:
+        job = jobs.ChangeAttributes(workspace_id, session_id, change)
+        return session_from_row(await self.writer.submit(job))
+
     # events
     async def append_events(
         self,
@@ -461,6 +471,12 @@ class SqlSessionStore(SessionStore):
 
     async def delete_machine(self, *, workspace_id: str | None, machine: str) -> None:
         await self.writer.submit(jobs_machines.DeleteMachine(workspace_id, machine))
+
+    async def claim_machine_slot(
+        self, *, workspace_id: str, session_id: str, machine_id: str, hold_seconds: float
+    ) -> Session:
+        job = jobs_machines.ClaimMachineSlot(workspace_id, session_id, machine_id, hold_seconds)
+        return session_from_row(await self.writer.submit(job))
 
     async def running_sessions(self, *, kind: str) -> list[Session]:
         async with await self._read() as conn:
