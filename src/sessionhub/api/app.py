@@ -27,6 +27,7 @@ from sessionhub.api.native import (
     stream,
     transfer,
 )  # fmt: skip
+from sessionhub.api.native.otlp_wire import OtlpExportRequest
 from sessionhub.config import Settings
 from sessionhub.core.bus import EventBus
 from sessionhub.core.errors import Invalid
@@ -76,14 +77,14 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
 
 
 def add_body_schemas(app: FastAPI) -> None:
-    """Register models that hot routes parse themselves, so their docs can refer to them."""
+    """Register models that routes parse themselves (hot routes, OTLP), for their docs."""
     original = app.openapi
 
     def openapi() -> dict[str, object]:
         if app.openapi_schema is None:
             schema = original()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (EventAppend, EventBatch):
+            for model in (EventAppend, EventBatch, OtlpExportRequest):
                 extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(extra.pop("$defs", {}))
                 components[model.__name__] = extra

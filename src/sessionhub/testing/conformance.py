@@ -411,3 +411,61 @@ async def test_running_sessions_of_a_kind_across_workspaces(store: SessionStore)
         await store.update_session(workspace_id=w, session_id=sid, patch=patch, fields={"status"})
     running = await store.running_sessions(kind="machine")
     assert [s.id for s in running] == ids[:2]
+
+
+async def test_change_attributes_is_atomic(store: SessionStore) -> None:
+    ws, other = await workspace(store), await workspace(store, "other")
+    spec = SessionCreate(attributes={"n": 0, "keep": "x"})
+    sid = (await store.create_session(workspace_id=ws, spec=spec)).session.id
+
+    def bump(attrs: dict[str, object]) -> dict[str, object]:
+        return {"n": int(str(attrs["n"])) + 1}
+
+    await asyncio.gather(
+        *(store.change_attributes(workspace_id=ws, session_id=sid, change=bump) for _ in range(20))
+    )
+    got = await store.get_session(workspace_id=ws, session_id=sid)
+    assert got.attributes == {"n": 20, "keep": "x"}
+
+    def refuse(attrs: dict[str, object]) -> dict[str, object]:
+        raise errors.Conflict("no")
+
+    with pytest.raises(errors.Conflict):
+        await store.change_attributes(workspace_id=ws, session_id=sid, change=refuse)
+    with pytest.raises(errors.NotFound):
+        await store.change_attributes(workspace_id=other, session_id=sid, change=bump)
+    assert (await store.get_session(workspace_id=ws, session_id=sid)).attributes["n"] == 20
+
+
+async def test_machine_slots_are_claimed_up_to_the_limit(store: SessionStore) -> None:
+    from sessionhub.core.machines import MachineCreate
+
+    ws = await workspace(store)
+    machine = await store.create_machine(
+        workspace_id=ws, spec=MachineCreate(name="m", command="x {port}", max_sessions=2)
+    )
+    sids = []
+    for _ in range(4):
+        spec = SessionCreate(kind="machine", attributes={"machine_ref": machine.id})
+        sids.append((await store.create_session(workspace_id=ws, spec=spec)).session.id)
+
+    async def claim(sid: str, hold: float = 30.0) -> object:
+        return await store.claim_machine_slot(
+            workspace_id=ws, session_id=sid, machine_id=machine.id, hold_seconds=hold
+        )
+
+    results = await asyncio.gather(*(claim(s) for s in sids[:3]), return_exceptions=True)
+    conflicts = [r for r in results if isinstance(r, errors.Conflict)]
+    assert len(conflicts) == 1 and "limit of 2" in conflicts[0].detail
+    refused = [s for s, r in zip(sids, results, strict=False) if isinstance(r, errors.Conflict)]
+    winner = next(s for s in sids[:3] if s not in refused)
+    ended = {"end_time": "2030-01-01T00:00:00Z"}
+    await store.set_attributes(workspace_id=ws, session_id=winner, attributes=ended)
+    await claim(sids[3])  # an ended lease gave its slot back
+    with pytest.raises(errors.Conflict):
+        await claim(refused[0])
+    await claim(refused[0], hold=0.0)  # claims older than the hold count no more
+    with pytest.raises(errors.NotFound):
+        await store.claim_machine_slot(
+            workspace_id=ws, session_id=sids[0], machine_id="nope", hold_seconds=1
+        )

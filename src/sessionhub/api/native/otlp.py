@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from sessionhub.api.deps import authenticate
 from sessionhub.api.hub import Hub
-from sessionhub.api.native.otlp_wire import ExportRequest, spans_from_json, spans_from_protobuf
+from sessionhub.api.native.otlp_wire import spans_from_json, spans_from_protobuf
 from sessionhub.api.problems import status_for
 from sessionhub.core import errors
 from sessionhub.core.otlp import OtlpIngest
@@ -127,7 +127,7 @@ DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            JSON: {"schema": ExportRequest.model_json_schema(by_alias=True)},
+            JSON: {"schema": {"$ref": "#/components/schemas/OtlpExportRequest"}},
             PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
         },
     },

@@ -30,17 +30,17 @@ class Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
 
 
-class KeyValue(Wire):
+class OtlpKeyValue(Wire):
     key: Annotated[str, Field(max_length=1000)]
     value: dict[str, Any] | None = None
 
 
-class SpanStatus(Wire):
+class OtlpStatus(Wire):
     code: int = 0
     message: str = ""
 
 
-class Span(Wire):
+class OtlpSpanIn(Wire):
     trace_id: Id = ""
     span_id: Id = ""
     parent_span_id: Id = ""
@@ -48,30 +48,30 @@ class Span(Wire):
     kind: int = 0
     start_time_unix_nano: Nanos = 0
     end_time_unix_nano: Nanos = 0
-    attributes: list[KeyValue] = Field(default_factory=list)
-    status: SpanStatus | None = None
+    attributes: list[OtlpKeyValue] = Field(default_factory=list)
+    status: OtlpStatus | None = None
 
 
-class Scope(Wire):
+class OtlpScope(Wire):
     name: str = ""
 
 
-class ScopeSpans(Wire):
-    scope: Scope | None = None
-    spans: list[Span] = Field(default_factory=list)
+class OtlpScopeSpans(Wire):
+    scope: OtlpScope | None = None
+    spans: list[OtlpSpanIn] = Field(default_factory=list)
 
 
-class Resource(Wire):
-    attributes: list[KeyValue] = Field(default_factory=list)
+class OtlpResource(Wire):
+    attributes: list[OtlpKeyValue] = Field(default_factory=list)
 
 
-class ResourceSpans(Wire):
-    resource: Resource | None = None
-    scope_spans: list[ScopeSpans] = Field(default_factory=list)
+class OtlpResourceSpans(Wire):
+    resource: OtlpResource | None = None
+    scope_spans: list[OtlpScopeSpans] = Field(default_factory=list)
 
 
-class ExportRequest(Wire):
-    resource_spans: list[ResourceSpans] = Field(default_factory=list)
+class OtlpExportRequest(Wire):
+    resource_spans: list[OtlpResourceSpans] = Field(default_factory=list)
 
 
 def _pick(value: dict[str, Any], camel: str) -> tuple[bool, Any]:
@@ -153,19 +153,19 @@ _SCALARS = (
 def attributes(items: list[Any], depth: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
-        kv = item if isinstance(item, KeyValue) else _key_value(item)
+        kv = item if isinstance(item, OtlpKeyValue) else _key_value(item)
         out[kv.key] = any_value(kv.value, depth)
     return out
 
 
-def _key_value(item: Any) -> KeyValue:
+def _key_value(item: Any) -> OtlpKeyValue:
     try:
-        return KeyValue.model_validate(item)
+        return OtlpKeyValue.model_validate(item)
     except ValidationError:
         raise Invalid("a key-value needs a string 'key' and an AnyValue 'value'") from None
 
 
-def _spans(request: ExportRequest) -> list[OtlpSpan]:
+def _spans(request: OtlpExportRequest) -> list[OtlpSpan]:
     out: list[OtlpSpan] = []
     for rs in request.resource_spans:
         resource = attributes(rs.resource.attributes) if rs.resource else {}
@@ -175,8 +175,8 @@ def _spans(request: ExportRequest) -> list[OtlpSpan]:
     return out
 
 
-def _span(s: Span, scope: str, resource: dict[str, Any]) -> OtlpSpan:
-    status = s.status or SpanStatus()
+def _span(s: OtlpSpanIn, scope: str, resource: dict[str, Any]) -> OtlpSpan:
+    status = s.status or OtlpStatus()
     return OtlpSpan(
         trace_id=s.trace_id.lower(), span_id=s.span_id.lower(),
         parent_span_id=s.parent_span_id.lower(), name=s.name, kind=s.kind,
@@ -192,7 +192,7 @@ def spans_from_json(body: bytes) -> list[OtlpSpan]:
     except orjson.JSONDecodeError:
         raise Invalid("the body is not valid JSON") from None
     try:
-        request = ExportRequest.model_validate(data)
+        request = OtlpExportRequest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
@@ -200,11 +200,11 @@ def spans_from_json(body: bytes) -> list[OtlpSpan]:
     return _spans(request)
 
 
-def _proto_attributes(items: Any) -> list[KeyValue]:
+def _proto_attributes(items: Any) -> list[OtlpKeyValue]:
     out = []
     for kv in items:
         assert isinstance(kv, KeyValueProto)
-        out.append(KeyValue(key=kv.key, value=MessageToDict(kv.value)))
+        out.append(OtlpKeyValue(key=kv.key, value=MessageToDict(kv.value)))
     return out
 
 
@@ -218,13 +218,13 @@ def spans_from_protobuf(body: bytes) -> list[OtlpSpan]:
         resource = attributes(_proto_attributes(rs.resource.attributes))
         for ss in rs.scope_spans:
             for s in ss.spans:
-                span = Span(
+                span = OtlpSpanIn(
                     trace_id=s.trace_id.hex(), span_id=s.span_id.hex(),
                     parent_span_id=s.parent_span_id.hex(), name=s.name, kind=s.kind,
                     start_time_unix_nano=s.start_time_unix_nano,
                     end_time_unix_nano=s.end_time_unix_nano,
                     attributes=_proto_attributes(s.attributes),
-                    status=SpanStatus(code=s.status.code, message=s.status.message),
+                    status=OtlpStatus(code=s.status.code, message=s.status.message),
                 )  # fmt: skip
                 out.append(_span(span, ss.scope.name, resource))
     return out
