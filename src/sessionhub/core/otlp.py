@@ -57,10 +57,8 @@ class OtlpSpan:
 
 @dataclass
 class ExportResult:
-    accepted: int = 0
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
-    sessions: list[str] = field(default_factory=list)
 
     @property
     def message(self) -> str:
@@ -169,9 +167,7 @@ class OtlpIngest:
         result = ExportResult()
         for ref, events in self.group(spans, result).items():
             try:
-                thread = await self.traces.record(workspace_id, ref, events)
+                await self.traces.record(workspace_id, ref, events)
             except AlreadyExists:  # another export created the same thread just now
-                thread = await self.traces.record(workspace_id, ref, events, create=False)
-            result.accepted += len(events)
-            result.sessions.append(thread.id)
+                await self.traces.record(workspace_id, ref, events, create=False)
         return result

@@ -171,7 +171,7 @@ async def test_bad_otlp_json_is_400(client: httpx.AsyncClient, body: bytes) -> N
 
 
 @pytest.mark.anyio
-async def test_bad_media_and_protobuf(client: httpx.AsyncClient) -> None:
+async def test_bad_media_and_protobuf(client: httpx.AsyncClient, app: Any) -> None:
     plain = await client.post("/v1/traces", content=b"x", headers={"Content-Type": "text/plain"})
     assert plain.status_code == 415 and "application/x-protobuf" in plain.json()["message"]
     brotli = await client.post("/v1/traces", content=b"{}",
@@ -180,6 +180,13 @@ async def test_bad_media_and_protobuf(client: httpx.AsyncClient) -> None:
     bad_gzip = await client.post("/v1/traces", content=b"{}",
                                  headers={**JSON, "Content-Encoding": "gzip"})  # fmt: skip
     assert bad_gzip.status_code == 400
+    truncated = await client.post("/v1/traces", content=gzip.compress(b"{}" * 100)[:-12],
+                                  headers={**JSON, "Content-Encoding": "gzip"})  # fmt: skip
+    assert truncated.status_code == 400 and "truncated" in truncated.json()["message"]
+    bomb = gzip.compress(b" " * (app.state.hub.settings.max_json_bytes + 10))
+    too_big = await client.post("/v1/traces", content=bomb,
+                                headers={**JSON, "Content-Encoding": "gzip"})  # fmt: skip
+    assert too_big.status_code == 413 and too_big.json()["code"] == 8
     garbage = await client.post("/v1/traces", content=b"\xff\xff\xff", headers=PROTO)
     assert garbage.status_code == 400
     assert garbage.headers["content-type"] == "application/x-protobuf"

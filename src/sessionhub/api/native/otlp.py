@@ -70,12 +70,14 @@ def error_response(exc: errors.SessionHubError, protobuf: bool) -> Response:
 
 
 def media_type(request: Request) -> str:
-    value = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if value == JSON or value in PROTOBUF_TYPES:
-        return value
-    raise UnsupportedMediaType(
-        f"send OTLP as {JSON} or {PROTOBUF}, not {value or 'no content type'}"
-    )
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def check_media_type(value: str) -> None:
+    if value != JSON and value not in PROTOBUF_TYPES:
+        raise UnsupportedMediaType(
+            f"send OTLP as {JSON} or {PROTOBUF}, not {value or 'no content type'}"
+        )
 
 
 def decompress(body: bytes, encoding: str, limit: int) -> bytes:
@@ -91,6 +93,8 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
         raise errors.Invalid("the body is not valid gzip") from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise errors.TooLarge(f"the decompressed body is over the limit of {limit} bytes")
+    if not inflater.eof:
+        raise errors.Invalid("the gzip body is truncated")
     return out
 
 
@@ -107,11 +111,11 @@ def success(rejected: int, message: str, protobuf: bool) -> Response:
 
 async def receive(request: Request) -> Response:
     hub: Hub = request.app.state.hub
-    protobuf = False
+    kind = media_type(request)
+    protobuf = kind in PROTOBUF_TYPES
     try:
-        kind = media_type(request)
-        protobuf = kind in PROTOBUF_TYPES
         principal = await authenticate(request, hub)
+        check_media_type(kind)
         limit = hub.settings.max_json_bytes
         raw = await request.body()
         body = decompress(raw, request.headers.get("content-encoding", ""), limit)
