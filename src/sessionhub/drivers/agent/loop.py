@@ -19,13 +19,26 @@ from openai import APIError, AsyncOpenAI
 
 from sessionhub.core.models import Event, EventCreate, Role, Session, SessionCreate
 from sessionhub.drivers.agent import prompt, tools, transcript
-from sessionhub.drivers.agent.provider import Call, Reply, stream_reply
+from sessionhub.drivers.agent.provider import Call, Reply, Request, ask
 
 if TYPE_CHECKING:
     from sessionhub.config import Settings
     from sessionhub.core.service import SessionService
 
 Append = Callable[[Sequence[EventCreate]], Awaitable[list[Event]]]
+
+
+# Mix's thinking levels → the OpenAI ``reasoning_effort`` a request carries ("off": none).
+REASONING_EFFORT = {"basic": "low", "medium": "medium", "maximum": "high"}
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What a send-message body asks of the turn besides its text."""
+
+    max_steps: int | None = None
+    thinking_level: str | None = None
+    plan_mode: bool = False
 
 
 def new_id() -> str:
@@ -47,6 +60,7 @@ class Agent:
     pending: list[Call] = field(default_factory=list)
     partial: Reply | None = None
     current: str = ""
+    injections: list[str] = field(default_factory=list)
 
     @property
     def directory(self) -> Path:
@@ -57,7 +71,7 @@ class Agent:
             data = {**data, "parentToolCallId": self.parent_call}
         await self.stream([stream_event(name, data)])
 
-    async def turn(self, text: str, max_steps: int | None) -> str:
+    async def turn(self, text: str, options: TurnOptions) -> str:
         """Run the turn; the final answer is returned (and ends the stream's turn)."""
         await self.user_message(text)
         problem = self.missing_setting()
@@ -67,7 +81,7 @@ class Agent:
         reply: Reply | None = None
         try:
             async with self.client() as client:
-                reply = await self.steps(client, max_steps)
+                reply = await self.steps(client, options)
         except asyncio.CancelledError:
             await self.cancelled()
             raise
@@ -107,14 +121,15 @@ class Agent:
                 attributes={"firstUserMessage": text[:500]},
             )  # fmt: skip
 
-    async def steps(self, client: AsyncOpenAI, max_steps: int | None) -> Reply:
-        limit = max_steps or self.settings.agent_max_steps
+    async def steps(self, client: AsyncOpenAI, options: TurnOptions) -> Reply:
+        limit = options.max_steps or self.settings.agent_max_steps
+        effort = REASONING_EFFORT.get(options.thinking_level or "")
         for _ in range(limit):
-            messages = await self.context()
+            request = Request(self.settings.agent_model or "", await self.context(), tools.SPECS,
+                              stream=self.settings.agent_stream, reasoning_effort=effort)  # fmt: skip
             reply = Reply(id=new_id())
             self.partial = reply
-            await stream_reply(client, self.settings.agent_model or "", messages,
-                               tools.SPECS, reply, self.emit)  # fmt: skip
+            await ask(client, request, reply, self.emit)
             self.partial = None
             self.current = reply.id
             await self.assistant_message(reply)
@@ -124,6 +139,8 @@ class Agent:
             for call in reply.calls:
                 await self.tool(call, reply.id)
                 self.pending.remove(call)
+            while self.injections:
+                await self.user_message(self.injections.pop(0), injected=True)
         return reply
 
     async def assistant_message(self, reply: Reply, *, cancelled: bool = False) -> None:
@@ -213,7 +230,7 @@ class Agent:
             return await self.service.append(ws, child.id, events)
 
         sub = Agent(self.settings, self.service, child, record, self.stream, parent_call=call_id)
-        answer = await sub.turn(text, None)
+        answer = await sub.turn(text, TurnOptions())
         child = await self.service.get(ws, child.id)
         return answer, child.totals.cost
 
