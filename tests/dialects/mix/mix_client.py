@@ -17,6 +17,7 @@ from mix_python_sdk.utils import BackoffStrategy, RetryConfig
 
 URL, KEY, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 ARGS: dict[str, Any] = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+LATE: list[Any] = []  # the frames of the late reader, if any
 NO_RETRY = RetryConfig("backoff", BackoffStrategy(100, 200, 1.5, 500), False)
 
 
@@ -81,6 +82,10 @@ def turn(sdk: Mix, session_id: str, text: str, cancel: dict[str, Any] | None = N
     if cancel is not None:
         if "event" in cancel:
             wait_for(box, cancel)
+        if ARGS.get("late_reader"):  # a second reader that joins now, mid-turn
+            late = threading.Thread(target=collect, args=(sdk, session_id, None, {"error"}, LATE))
+            late.start()
+            wait_for(LATE, {"event": "connected"})
         time.sleep(cancel.get("after", 0))
         started = time.monotonic()
         out = sdk.sessions.cancel_processing(id=session_id)
@@ -220,6 +225,10 @@ def scenario_turn(sdk: Mix) -> dict[str, Any]:
     for name, data in ARGS.get("files", {}).items():
         sdk.files.upload_session_file(id=s.id, file={"file_name": name, "content": data.encode()})
     frames = turn(sdk, s.id, ARGS.get("text", "do it"), ARGS.get("cancel"))
+    for _ in range(600):  # the late reader ends with the turn's error (bounded: 30 s)
+        if not ARGS.get("late_reader") or seen(LATE, "error", False):
+            break
+        time.sleep(0.05)
     time.sleep(ARGS.get("settle", 0.3))
     subagents = [x for x in sdk.sessions.list(include_subagents=True)
                  if x.parent_session_id == s.id]  # fmt: skip
@@ -229,6 +238,7 @@ def scenario_turn(sdk: Mix) -> dict[str, Any]:
         "messages": dump(sdk.messages.list_session(id=s.id)),
         "files": sorted(f.name for f in sdk.files.list_session_files(id=s.id)),
         "subagents": dump(subagents),
+        "late": LATE,
         "subagent_messages": {x.id: dump(sdk.messages.list_session(id=x.id)) for x in subagents},
         "finish_reasons": {
             x: [m.finish_reason for m in sdk.sessions.export_session(id=x).result.messages]

@@ -28,6 +28,22 @@ def names(frames: list[dict[str, Any]]) -> list[str]:
     return [f["event"] for f in frames if "event" in f]
 
 
+def reduced(frames: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """What a client learns: consecutive deltas of one message joined, no heartbeats or
+    partial tool arguments (the ``..._streaming_complete`` frame carries them whole)."""
+    out: list[tuple[str, str]] = []
+    for f in frames:
+        name, data = f.get("event"), f.get("data", {})
+        if name in (None, "heartbeat", "tool_use_parameter_delta"):
+            continue
+        key = f"{name}:{data.get('assistantMessageId')}"
+        if name in ("content", "thinking") and out and out[-1][0] == key:
+            out[-1] = (key, out[-1][1] + data["content"])
+        else:
+            out.append((key, data.get("content") or data.get("input") or data.get("name") or ""))
+    return out
+
+
 @pytest.mark.parametrize("agent_stream", [True, False], ids=["streamed", "whole"])
 @pytest.mark.parametrize("script", [TWO_TOOLS])
 def test_turn_with_two_tools_and_a_callback(harness: Harness, agent_stream: bool) -> None:
@@ -60,8 +76,9 @@ def test_turn_with_two_tools_and_a_callback(harness: Harness, agent_stream: bool
     assert session["cost"] == pytest.approx(0.75)
     assert session["firstUserMessage"] == "write and read"
     assert out["files"] == ["out.txt"]
-    replayed = names(out["replay"])
-    assert replayed[1:] == seen[1:]  # Last-Event-ID: 0 replays the whole turn
+    # Last-Event-ID: 0 replays the whole turn, each reply whole rather than in deltas
+    assert reduced(out["replay"])[1:] == reduced(out["frames"])[1:]
+    assert "tool_use_parameter_delta" not in names(out["replay"])
     system = harness.llm.requests[0]["messages"][0]
     assert system["role"] == "system" and system["content"].endswith("Project: apollo")
     second = harness.llm.requests[1]["messages"]
@@ -69,6 +86,14 @@ def test_turn_with_two_tools_and_a_callback(harness: Harness, agent_stream: bool
     with httpx.Client(headers={"Authorization": f"Bearer {harness.key}"}) as http:
         native = http.get(f"{harness.server.url}/v1/sessions/{session['id']}").json()
         assert native["kind"] == "agent" and native["totals"]["tool_calls"] == 2
+        stored = [
+            e["type"]
+            for e in http.get(
+                f"{harness.server.url}/v1/sessions/{session['id']}/events?limit=1000"
+            ).json()["items"]
+        ]
+    assert stored.count("mix.reply") == 2  # one per model reply; its deltas were live only
+    assert not {"mix.content", "mix.thinking", "mix.tool_use_parameter_delta"} & set(stored)
 
 
 SLOW = [{"content": "slow", "delay": 30}, {"content": "after the cancel"}]
@@ -93,8 +118,12 @@ def hung_up(harness: Harness) -> bool:
 @pytest.mark.parametrize("script", [SLOW])
 def test_cancel_while_the_streamed_request_is_in_flight(harness: Harness) -> None:
     out = harness.run("turn", text="take your time", second_text="again",
-                      cancel={"event": "content"})  # fmt: skip
+                      cancel={"event": "content"}, late_reader=True)  # fmt: skip
     cancelled_last(out["frames"])
+    # the reader that saw the reply start got it live; the one that joined mid-reply, whole
+    assert [f["data"]["content"] for f in out["frames"] if f.get("event") == "content"] == ["slow"]
+    assert [f["data"]["content"] for f in out["late"] if f.get("event") == "content"] == ["slow"]
+    assert names(out["late"])[-1] == "error"
     assert hung_up(harness) and harness.llm.disconnects == 1
     _user, partial, *_ = out["messages"]
     assert partial["role"] == "assistant" and partial["assistantResponse"] == "slow"

@@ -57,8 +57,11 @@ class Agent:
     record: Append
     stream: Append
     parent_call: str | None = None
+    stream_session: str = ""  # whose stream shows this agent's frames (a subagent's parent)
+    live_reply: str = ""  # the reply whose live frames have started
     pending: list[Call] = field(default_factory=list)
-    partial: Reply | None = None
+    partial: Reply | None = None  # the reply still arriving
+    unsaved: Reply | None = None  # a finished reply whose message is not yet recorded
     current: str = ""
     injections: list[str] = field(default_factory=list)
 
@@ -66,10 +69,35 @@ class Agent:
     def directory(self) -> Path:
         return self.service.files.directory(self.session.workspace_id, self.session.id)
 
+    def __post_init__(self) -> None:
+        self.stream_session = self.stream_session or self.session.id
+
     async def emit(self, name: str, data: dict[str, Any]) -> None:
         if self.parent_call is not None:
             data = {**data, "parentToolCallId": self.parent_call}
-        await self.stream([stream_event(name, data)])
+        if name in transcript.LIVE:
+            self.publish(name, data)
+        else:
+            await self.stream([stream_event(name, data)])
+
+    def publish(self, name: str, data: dict[str, Any]) -> None:
+        """A reply's frame as it arrives: to live listeners only (``reply_done`` stores it)."""
+        reply = str(data.get("assistantMessageId", ""))
+        first, self.live_reply = reply != self.live_reply, reply
+        message = {"frame": name, "data": data, "reply": reply, "first": first}
+        self.service.bus.publish(self.stream_session, message)
+
+    async def reply_done(self, reply: Reply) -> None:
+        """The whole reply on the stream's durable record, for clients that missed it live."""
+        data: dict[str, Any] = {
+            "assistantMessageId": reply.id, "reasoning": reply.reasoning,
+            "content": reply.content,
+            "toolCalls": [{"id": c.id, "name": c.name, "input": c.input or "{}"}
+                          for c in reply.calls],
+        }  # fmt: skip
+        if self.parent_call is not None:
+            data["parentToolCallId"] = self.parent_call
+        await self.stream([EventCreate(type=transcript.REPLY, payload=data)])
 
     async def turn(self, text: str, options: TurnOptions) -> str:
         """Run the turn; the final answer is returned (and ends the stream's turn)."""
@@ -130,18 +158,22 @@ class Agent:
             reply = Reply(id=new_id())
             self.partial = reply
             await ask(client, request, reply, self.emit)
-            self.partial = None
-            self.current = reply.id
-            await self.assistant_message(reply)
+            await self.settle(reply)
             if not reply.calls:
                 return reply
-            self.pending = list(reply.calls)
             for call in reply.calls:
                 await self.tool(call, reply.id)
-                self.pending.remove(call)
             while self.injections:
                 await self.user_message(self.injections.pop(0), injected=True)
         return reply
+
+    async def settle(self, reply: Reply) -> None:
+        """Store a finished reply. An append, once awaited, is written even if the turn is
+        cancelled meanwhile, so the state ``cancelled`` reads moves before each append."""
+        self.partial, self.unsaved, self.current = None, reply, reply.id
+        await self.reply_done(reply)
+        self.unsaved, self.pending = None, list(reply.calls)
+        await self.assistant_message(reply)
 
     async def assistant_message(self, reply: Reply, *, cancelled: bool = False) -> None:
         payload: dict[str, Any] = {
@@ -165,6 +197,7 @@ class Agent:
         await self.emit("tool_execution_start", {"type": "tool_execution_start",
                         "toolCallId": call.id, "toolName": call.name, "progress": "running"})  # fmt: skip
         outcome = await self.execute(call)
+        self.pending.remove(call)  # its result is written from here on, cancelled or not
         await self.record([EventCreate(
             type=transcript.TOOL_RESULT, role=Role.tool, cost=outcome.cost,
             payload={"toolCallId": call.id, "name": call.name, "result": outcome.text,
@@ -229,7 +262,8 @@ class Agent:
         async def record(events: Sequence[EventCreate]) -> list[Event]:
             return await self.service.append(ws, child.id, events)
 
-        sub = Agent(self.settings, self.service, child, record, self.stream, parent_call=call_id)
+        sub = Agent(self.settings, self.service, child, record, self.stream, parent_call=call_id,
+                    stream_session=self.stream_session)  # fmt: skip
         answer = await sub.turn(text, TurnOptions())
         child = await self.service.get(ws, child.id)
         return answer, child.totals.cost
@@ -245,10 +279,14 @@ class Agent:
     async def cancelled(self) -> None:
         """Keep the transcript consistent: the partial message, results for pending calls."""
         partial, self.partial = self.partial, None
+        unsaved, self.unsaved = self.unsaved, None
         if partial is not None:
-            await self.assistant_message(partial, cancelled=True)
-            self.pending = list(partial.calls)
-        message_id = partial.id if partial is not None else self.current
+            await self.reply_done(partial)
+        reply = partial or unsaved
+        if reply is not None:
+            self.pending = list(reply.calls)
+            await self.assistant_message(reply, cancelled=True)
+        message_id = reply.id if reply is not None else self.current
         events = [EventCreate(type=transcript.TOOL_RESULT, role=Role.tool, payload={
             "toolCallId": c.id, "name": c.name, "result": "cancelled", "isError": True,
             "messageId": message_id}) for c in self.pending]  # fmt: skip
