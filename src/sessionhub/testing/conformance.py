@@ -411,3 +411,22 @@ async def test_running_sessions_of_a_kind_across_workspaces(store: SessionStore)
         await store.update_session(workspace_id=w, session_id=sid, patch=patch, fields={"status"})
     running = await store.running_sessions(kind="machine")
     assert [s.id for s in running] == ids[:2]
+
+
+async def test_user_messages_across_a_kinds_top_level_sessions(store: SessionStore) -> None:
+    ws, elsewhere = await workspace(store), await workspace(store, "elsewhere")
+
+    async def session(workspace_id: str, kind: str = "agent", parent: str | None = None) -> str:
+        spec = SessionCreate(kind=kind, parent_id=parent)
+        return (await store.create_session(workspace_id=workspace_id, spec=spec)).session.id
+
+    a, b = await session(ws), await session(ws)
+    others = [await session(ws, parent=a), await session(ws, "generic"), await session(elsewhere)]
+    for sid, text in [(a, "a1"), (b, "b1"), *((o, "not me") for o in others), (a, "a2")]:
+        events = [message(text), message(f"reply to {text}", Role.assistant)]
+        await store.append_events(workspace_id=ws if sid != others[2] else elsewhere,
+                                  session_id=sid, events=events)  # fmt: skip
+    found = await store.user_messages(workspace_id=ws, kind="agent", limit=10)
+    assert [(e.session_id, e.payload["text"]) for e in found] == [(a, "a2"), (b, "b1"), (a, "a1")]
+    page = await store.user_messages(workspace_id=ws, kind="agent", limit=1, offset=1)
+    assert [e.payload["text"] for e in page] == ["b1"]

@@ -249,6 +249,7 @@ def scenario_turn(sdk: Mix) -> dict[str, Any]:
         out["second"] = turn(sdk, s.id, ARGS["second_text"])
         out["messages"] = dump(sdk.messages.list_session(id=s.id))
         out["history"] = dump(sdk.messages.get_history())
+        out["history_page"] = dump(sdk.messages.get_history(limit=1, offset=1))
     if ARGS.get("replay_from") is not None:
         box: list[Any] = []
         collect(sdk, s.id, str(ARGS["replay_from"]), {"complete", "error"}, box)

@@ -227,7 +227,9 @@ def test_rewind_with_media_cleanup_fork_and_history(harness: Harness) -> None:
     out = harness.run("turn", text="one", second_text="two", files={"early.txt": "kept"})
     messages = out["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "assistant"]
-    assert [m["userInput"] for m in out["history"]][:2] == ["two", "one"]
+    assert [m["userInput"] for m in out["history"]] == ["two", "one"]
+    assert {m["sessionId"] for m in out["history"]} == {out["session"]["id"]}
+    assert [m["userInput"] for m in out["history_page"]] == ["one"]
     session_id = out["session"]["id"]
     auth = {"Authorization": f"Bearer {harness.key}"}
     with httpx.Client(base_url=harness.url, headers=auth) as http:
