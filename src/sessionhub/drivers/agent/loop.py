@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from openai import APIError, AsyncOpenAI
 
 from sessionhub.core.models import Event, EventCreate, Role, Session, SessionCreate
-from sessionhub.drivers.agent import prompt, tools, transcript
-from sessionhub.drivers.agent.provider import Call, Reply, Request, ask
+from sessionhub.drivers.agent import prompt, toolbox, tools, transcript
+from sessionhub.drivers.agent.provider import Call, Reply, Request, ask, describe
 
 if TYPE_CHECKING:
     from sessionhub.config import Settings
@@ -64,6 +64,8 @@ class Agent:
     unsaved: Reply | None = None  # a finished reply whose message is not yet recorded
     current: str = ""
     injections: list[str] = field(default_factory=list)
+    plan_mode: bool = False  # mutating tools refused until ExitPlanMode
+    llm: AsyncOpenAI | None = None
 
     @property
     def directory(self) -> Path:
@@ -108,7 +110,9 @@ class Agent:
             return ""
         reply: Reply | None = None
         try:
+            self.plan_mode = options.plan_mode
             async with self.client() as client:
+                self.llm = client
                 reply = await self.steps(client, options)
         except asyncio.CancelledError:
             await self.cancelled()
@@ -153,7 +157,7 @@ class Agent:
         limit = options.max_steps or self.settings.agent_max_steps
         effort = REASONING_EFFORT.get(options.thinking_level or "")
         for _ in range(limit):
-            request = Request(self.settings.agent_model or "", await self.context(), tools.SPECS,
+            request = Request(self.settings.agent_model or "", await self.context(), toolbox.SPECS,
                               stream=self.settings.agent_stream, reasoning_effort=effort)  # fmt: skip
             reply = Reply(id=new_id())
             self.partial = reply
@@ -214,11 +218,17 @@ class Agent:
             args = json.loads(call.input or "{}")
             if not isinstance(args, dict):
                 raise tools.ToolError("arguments must be a JSON object")
+            if self.plan_mode and call.name in toolbox.MUTATING:
+                return toolbox.plan_refusal(call.name)
             if call.name == "Task":
                 return await self.task(call, args)
             if call.name == "TodoWrite":
                 return await self.todos(args)
-            handler = tools.HANDLERS.get(call.name)
+            if call.name == "ExitPlanMode":
+                return self.exit_plan_mode(args)
+            if call.name == "ReadMedia":
+                return await toolbox.read_media(self.directory, args, self.describe)
+            handler = toolbox.HANDLERS.get(call.name)
             if handler is None:
                 raise tools.ToolError(f"unknown tool {call.name!r}")
             return await handler(self.directory, args)
@@ -226,6 +236,20 @@ class Agent:
             return tools.Outcome(f"invalid JSON arguments: {exc}", is_error=True)
         except (tools.ToolError, OSError, ValueError) as exc:
             return tools.Outcome(str(exc), is_error=True)
+
+    def exit_plan_mode(self, args: dict[str, Any]) -> tools.Outcome:
+        outcome = toolbox.exit_plan_mode(args)
+        self.plan_mode = False
+        return outcome
+
+    async def describe(self, text: str, data_url: str) -> tuple[str, float]:
+        """ReadMedia's question about one image, to the session's provider."""
+        if self.llm is None:
+            raise tools.ToolError("no LLM provider is open for this turn")
+        try:
+            return await describe(self.llm, self.settings.agent_model or "", text, data_url)
+        except APIError as exc:
+            raise tools.ToolError(f"the provider could not analyse the image: {exc}") from None
 
     async def todos(self, args: dict[str, Any]) -> tools.Outcome:
         todos = args.get("todos")
@@ -272,6 +296,8 @@ class Agent:
         from sessionhub.drivers.agent.history import openai_messages
 
         system = prompt.system_prompt(self.session.attributes, self.settings.agent_prompt_variables)
+        if self.plan_mode:
+            system = f"{system}\n\n{toolbox.PLAN_PROMPT}"
         page = await self.service.events(self.session.workspace_id, self.session.id,
                                          after=0, limit=100_000)  # fmt: skip
         return [{"role": "system", "content": system}, *openai_messages(page.items)]

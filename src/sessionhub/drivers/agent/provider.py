@@ -161,3 +161,20 @@ async def call_part(
         await emit("tool_use_parameter_delta", {
             "type": "tool_use_parameter_delta", "toolCallId": call.id,
             "input": arguments, "assistantMessageId": reply.id})  # fmt: skip
+
+
+async def describe(
+    client: AsyncOpenAI, model: str, prompt: str, data_url: str
+) -> tuple[str, float]:
+    """One image and a prompt to the provider (no tools): its answer and what it cost."""
+    content = [
+        {"type": "text", "text": prompt},
+        {"type": "image_url", "image_url": {"url": data_url}},
+    ]
+    messages = cast("list[ChatCompletionMessageParam]", [{"role": "user", "content": content}])
+    completion = await client.chat.completions.create(model=model, messages=messages)
+    reply = Reply(id="")
+    if completion.usage is not None:
+        usage(reply, completion.usage)
+    text = completion.choices[0].message.content if completion.choices else None
+    return text or "", reply.cost
