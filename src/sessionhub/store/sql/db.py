@@ -303,9 +303,10 @@ async def _init_pg_connection(conn: Any) -> None:
 class PostgresDatabase(Database):
     """A read pool, and ``writers`` write connections for pipelined batches.
 
-    With one write connection a batch's round trips (lock, insert, update, notify,
-    commit) are the latency every waiting client pays twice; with two, the next batch
-    starts while the last commits, and row locks keep each session's seq in order.
+    With one write connection a batch's round trips (a plain append batch is one
+    autocommit statement, other batches BEGIN … COMMIT) are the latency every waiting
+    client pays twice; with two, the next batch starts while the last commits, and row
+    locks keep each session's seq in order.
     """
 
     dialect = "postgresql"
