@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     agent_api_key: str | None = Field(default=None, description="API key for the agent provider.")
     agent_timeout: float = Field(default=300.0, gt=0, description="Seconds per LLM request.")
     agent_max_steps: int = Field(default=50, ge=1, description="Model calls per agent turn.")
+    agent_stream: bool = Field(
+        default=True, description="Stream chat completions (false: ask for whole replies)."
+    )
     agent_prompt_variables: dict[str, str] = Field(
         default_factory=dict, description="Values for $<name> in custom system prompts (JSON)."
     )

@@ -4,18 +4,48 @@ The store tells the bus about every committed change, from this process
 (right after commit) and from others (PostgreSQL NOTIFY). Waiters only learn
 *that* something changed; they read the events themselves from the store, so
 a missed or duplicated notification costs a query, never an event.
+
+The bus also carries *live-only* messages (``publish``): things worth showing
+to whoever is listening right now in this process but not worth storing, such
+as the token deltas of a streamed LLM reply. Whatever they say must also reach
+the store in a durable, coalesced form, because listeners elsewhere, later, or
+too slow to keep up do not get them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import defaultdict, deque
+from typing import Any
+
+LIVE_LIMIT = 10_000  # queued live messages per listener; beyond it they are dropped
+
+
+class Listener:
+    """A waiter that also receives the session's live-only messages, in order."""
+
+    def __init__(self) -> None:
+        self.flag = asyncio.Event()
+        self.queue: deque[Any] = deque()
+        self.dropped = 0
+
+    def push(self, message: Any) -> None:
+        if len(self.queue) >= LIVE_LIMIT:
+            self.dropped += 1
+        else:
+            self.queue.append(message)
+        self.flag.set()
+
+    def take(self) -> list[Any]:
+        taken = list(self.queue)
+        self.queue.clear()
+        return taken
 
 
 class EventBus:
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
-        self._cancel_handlers: list[asyncio.Queue[str]] = []
+        self._listeners: dict[str, set[Listener]] = defaultdict(set)
 
     def notify(self, topic: str, session_id: str, seq: int) -> None:
         """Wake the session's waiters; session ``*`` wakes everyone (after a reconnect)."""
@@ -38,3 +68,23 @@ class EventBus:
             waiters.discard(flag)
             if not waiters:
                 del self._waiters[session_id]
+
+    def listen(self, session_id: str) -> Listener:
+        """Wake on the session's changes and receive its live-only messages."""
+        listener = Listener()
+        self._waiters[session_id].add(listener.flag)
+        self._listeners[session_id].add(listener)
+        return listener
+
+    def unlisten(self, session_id: str, listener: Listener) -> None:
+        self.unwatch(session_id, listener.flag)
+        listeners = self._listeners.get(session_id)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._listeners[session_id]
+
+    def publish(self, session_id: str, message: Any) -> None:
+        """A live-only message to this process's current listeners of the session."""
+        for listener in self._listeners.get(session_id, ()):
+            listener.push(message)

@@ -135,6 +135,14 @@ class SessionService:
             workspace_id=workspace_id, session_id=session_id, limit=limit
         )
 
+    async def user_messages(
+        self, workspace_id: str, kind: str, *, limit: int, offset: int
+    ) -> list[Event]:
+        """A kind's user messages across its top-level sessions, newest first."""
+        return await self.store.user_messages(
+            workspace_id=workspace_id, kind=kind, limit=limit, offset=offset
+        )
+
     async def event(self, workspace_id: str, session_id: str, event_id: str) -> Event:
         return await self.store.get_event(
             workspace_id=workspace_id, session_id=session_id, event_id=event_id

@@ -145,6 +145,12 @@ class SessionStore(abc.ABC):
         expected_seq: int | None = None,
     ) -> list[Event]: ...
 
+    async def user_messages(
+        self, *, workspace_id: str, kind: str, limit: int, offset: int = 0
+    ) -> list[Event]:
+        """User ``message`` events across a kind's top-level sessions, newest first."""
+        raise Unsupported(f"{type(self).__name__} cannot list messages across sessions")
+
     @abc.abstractmethod
     async def list_events(
         self, *, workspace_id: str, session_id: str, after: int = 0, limit: int = 100

@@ -374,6 +374,50 @@ async def test_concurrent_appends_over_many_sessions(store: SessionStore) -> Non
     assert (await store.get_session(workspace_id=other, session_id=foreign)).last_seq == 0
 
 
+async def test_concurrent_mixed_batches_keep_seq_and_totals_exact(store: SessionStore) -> None:
+    """Many multi-event batches at once: per session, seqs are 1..n in each batch's order
+    and the totals equal a recount of the stored events."""
+    ws = await workspace(store)
+    ids = [(await store.create_session(workspace_id=ws, spec=SessionCreate())).session.id
+           for _ in range(3)]  # fmt: skip
+    kinds = [("message", Role.user), ("message", Role.assistant), ("tool_call", None),
+             ("note", Role.system)]  # fmt: skip
+
+    def batch(i: int) -> list[EventCreate]:
+        return [
+            EventCreate(type=kinds[(i + k) % 4][0], role=kinds[(i + k) % 4][1],
+                        payload={"i": i, "k": k}, input_tokens=i, output_tokens=k,
+                        cost=0.25, duration_ms=k)
+            for k in range(1 + i % 3)
+        ]  # fmt: skip
+
+    appended = await asyncio.gather(*[
+        store.append_events(workspace_id=ws, session_id=ids[i % 3], events=batch(i))
+        for i in range(60)
+    ])  # fmt: skip
+    for got in appended:
+        assert [e.seq for e in got] == list(range(got[0].seq, got[0].seq + len(got)))
+    for sid in ids:
+        events = [e async for e in store.iter_events(workspace_id=ws, session_id=sid)]
+        session = await store.get_session(workspace_id=ws, session_id=sid)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert session.last_seq == len(events) == session.totals.events
+        by_type: dict[str, int] = {}
+        by_role: dict[str, int] = {}
+        for e in events:
+            by_type[e.type] = by_type.get(e.type, 0) + 1
+            if e.role is not None:
+                by_role[e.role.value] = by_role.get(e.role.value, 0) + 1
+        totals = session.totals
+        assert (totals.by_type, totals.by_role) == (by_type, by_role)
+        assert totals.tool_calls == by_type.get("tool_call", 0)
+        assert totals.messages == by_type.get("message", 0)
+        assert totals.input_tokens == sum(e.input_tokens for e in events)
+        assert totals.output_tokens == sum(e.output_tokens for e in events)
+        assert totals.duration_ms == sum(e.duration_ms for e in events)
+        assert totals.cost == pytest.approx(0.25 * len(events))
+
+
 async def test_machines_are_per_workspace_by_id_or_name(store: SessionStore) -> None:
     from sessionhub.core.machines import MachineCreate
 
@@ -469,3 +513,22 @@ async def test_machine_slots_are_claimed_up_to_the_limit(store: SessionStore) ->
         await store.claim_machine_slot(
             workspace_id=ws, session_id=sids[0], machine_id="nope", hold_seconds=1
         )
+
+
+async def test_user_messages_across_a_kinds_top_level_sessions(store: SessionStore) -> None:
+    ws, elsewhere = await workspace(store), await workspace(store, "elsewhere")
+
+    async def session(workspace_id: str, kind: str = "agent", parent: str | None = None) -> str:
+        spec = SessionCreate(kind=kind, parent_id=parent)
+        return (await store.create_session(workspace_id=workspace_id, spec=spec)).session.id
+
+    a, b = await session(ws), await session(ws)
+    others = [await session(ws, parent=a), await session(ws, "generic"), await session(elsewhere)]
+    for sid, text in [(a, "a1"), (b, "b1"), *((o, "not me") for o in others), (a, "a2")]:
+        events = [message(text), message(f"reply to {text}", Role.assistant)]
+        await store.append_events(workspace_id=ws if sid != others[2] else elsewhere,
+                                  session_id=sid, events=events)  # fmt: skip
+    found = await store.user_messages(workspace_id=ws, kind="agent", limit=10)
+    assert [(e.session_id, e.payload["text"]) for e in found] == [(a, "a2"), (b, "b1"), (a, "a1")]
+    page = await store.user_messages(workspace_id=ws, kind="agent", limit=1, offset=1)
+    assert [e.payload["text"] for e in page] == ["b1"]

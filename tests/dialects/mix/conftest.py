@@ -56,12 +56,22 @@ def script() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, mix_python: Path, script: list[dict[str, Any]]) -> Iterator[Harness]:
+def agent_stream() -> bool:
+    """Whether the agent asks the provider for streamed replies (parametrize to change)."""
+    return True
+
+
+@pytest.fixture
+def harness(
+    tmp_path: Path, database_url: str, mix_python: Path, script: list[dict[str, Any]],
+    agent_stream: bool,
+) -> Iterator[Harness]:  # fmt: skip
+    """A live server on SQLite and on PostgreSQL (``database_url`` is parametrized)."""
     with FakeLLM(script) as llm:
         settings = Settings(
-            data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path}/db.sqlite",
+            data_dir=tmp_path / "data", database_url=database_url,
             no_auth=False, log_format="text", heartbeat_interval=2.0,
-            agent_base_url=llm.url, agent_model="fake-model",
+            agent_base_url=llm.url, agent_model="fake-model", agent_stream=agent_stream,
             agent_prompt_variables={"project": "apollo"},
         )  # fmt: skip
         key = asyncio.run(_admin_key(settings))

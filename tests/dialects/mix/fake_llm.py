@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +17,8 @@ class FakeLLM:
     def __init__(self, replies: list[dict[str, Any]]) -> None:
         self.replies = list(replies)
         self.requests: list[dict[str, Any]] = []
+        self.disconnects = 0  # requests whose client hung up while a reply was stalled
+        self.closing = threading.Event()
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
@@ -25,8 +29,20 @@ class FakeLLM:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def stall(self, conn: socket.socket, seconds: float) -> bool:
+        """Wait up to ``seconds``; False (and counted) as soon as the client hangs up."""
+        deadline = time.monotonic() + seconds
+        while not self.closing.is_set() and (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([conn], [], [], min(left, 0.05))
+            if readable and not conn.recv(1, socket.MSG_PEEK):
+                with self.lock:
+                    self.disconnects += 1
+                return False
+        return True
 
     def next_reply(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -43,15 +59,32 @@ class FakeLLM:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length))
+                problem = inconsistency(body.get("messages", []))
+                if problem is not None:
+                    self.refuse(problem)
+                    return
                 reply = fake.next_reply(body)
                 if body.get("stream"):
                     self.stream(reply)
                 else:
                     self.whole(reply)
 
+            def refuse(self, problem: str) -> None:
+                """What OpenAI answers to a context it cannot accept."""
+                error = {"message": problem, "type": "invalid_request_error"}
+                data = json.dumps({"error": error}).encode()
+                self.send_response(400)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def whole(self, reply: dict[str, Any]) -> None:
-                time.sleep(reply.get("delay", 0))
+                if not fake.stall(self.connection, reply.get("delay", 0)):
+                    return
                 message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
+                if reply.get("reasoning"):
+                    message["reasoning_content"] = reply["reasoning"]
                 calls = tool_calls(reply)
                 if calls:
                     message["tool_calls"] = calls
@@ -72,7 +105,8 @@ class FakeLLM:
                 self.end_headers()
                 for delta in deltas(reply):
                     self.chunk({"choices": [{"index": 0, "delta": delta}]})
-                time.sleep(reply.get("delay", 0))
+                if not fake.stall(self.connection, reply.get("delay", 0)):
+                    return
                 finish = "tool_calls" if reply.get("tools") else "stop"
                 self.chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                 self.chunk({"choices": [], "usage": usage(reply)})
@@ -113,3 +147,21 @@ def usage(reply: dict[str, Any]) -> dict[str, Any]:
     return {"prompt_tokens": reply.get("prompt_tokens", 10),
             "completion_tokens": reply.get("completion_tokens", 5),
             "total_tokens": 15, "cost": reply.get("cost", 0.001)}  # fmt: skip
+
+
+def inconsistency(messages: list[dict[str, Any]]) -> str | None:
+    """OpenAI's rules for a context: every tool call answered right after it, nothing empty."""
+    waiting: set[str] = set()
+    for m in messages:
+        if m["role"] == "tool":
+            if m.get("tool_call_id") not in waiting:
+                return f"tool message for an unknown call {m.get('tool_call_id')!r}"
+            waiting.discard(m["tool_call_id"])
+            continue
+        if waiting:
+            return f"tool calls without results: {sorted(waiting)}"
+        if m["role"] == "assistant":
+            if not m.get("content") and not m.get("tool_calls"):
+                return "an assistant message needs content or tool_calls"
+            waiting = {c["id"] for c in m.get("tool_calls") or []}
+    return f"tool calls without results: {sorted(waiting)}" if waiting else None

@@ -17,6 +17,7 @@ from mix_python_sdk.utils import BackoffStrategy, RetryConfig
 
 URL, KEY, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 ARGS: dict[str, Any] = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+LATE: list[Any] = []  # the frames of the late reader, if any
 NO_RETRY = RetryConfig("backoff", BackoffStrategy(100, 200, 1.5, 500), False)
 
 
@@ -53,17 +54,39 @@ def collect(sdk: Mix, session_id: str, last: str | None, until: set[str], box: l
     res.result.response.close()
 
 
-def turn(sdk: Mix, session_id: str, text: str, cancel_after: float | None = None) -> list[Any]:
+def seen(box: list[Any], event: str, nested: bool) -> bool:
+    return any(f.get("event") == event and bool(f["data"].get("parentToolCallId")) == nested
+               for f in list(box))  # fmt: skip
+
+
+def wait_for(box: list[Any], when: dict[str, Any]) -> None:
+    """Until the stream showed the frame ``when`` names (bounded: 60 s)."""
+    for _ in range(1200):
+        if seen(box, when["event"], bool(when.get("nested"))):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {when} frame arrived: {box}")
+
+
+def turn(sdk: Mix, session_id: str, text: str, cancel: dict[str, Any] | None = None) -> list[Any]:
+    """Send ``text`` and read the stream to the turn's end; cancel when ``cancel`` says."""
     box: list[Any] = []
     reader = threading.Thread(
         target=collect, args=(sdk, session_id, None, {"complete", "error"}, box)
     )
     reader.start()
     time.sleep(0.5)
-    sent = sdk.messages.send(id=session_id, text=text)
+    options = {k: ARGS[k] for k in ("thinking_level", "plan_mode") if k in ARGS}
+    sent = sdk.messages.send(id=session_id, text=text, **options)
     assert sent.status == "processing", sent
-    if cancel_after is not None:
-        time.sleep(cancel_after)
+    if cancel is not None:
+        if "event" in cancel:
+            wait_for(box, cancel)
+        if ARGS.get("late_reader"):  # a second reader that joins now, mid-turn
+            late = threading.Thread(target=collect, args=(sdk, session_id, None, {"error"}, LATE))
+            late.start()
+            wait_for(LATE, {"event": "connected"})
+        time.sleep(cancel.get("after", 0))
         started = time.monotonic()
         out = sdk.sessions.cancel_processing(id=session_id)
         box.append({"cancel": dump(out), "cancel_seconds": time.monotonic() - started})
@@ -201,21 +224,32 @@ def scenario_turn(sdk: Mix) -> dict[str, Any]:
     )
     for name, data in ARGS.get("files", {}).items():
         sdk.files.upload_session_file(id=s.id, file={"file_name": name, "content": data.encode()})
-    frames = turn(sdk, s.id, ARGS.get("text", "do it"), ARGS.get("cancel_after"))
+    frames = turn(sdk, s.id, ARGS.get("text", "do it"), ARGS.get("cancel"))
+    for _ in range(600):  # the late reader ends with the turn's error (bounded: 30 s)
+        if not ARGS.get("late_reader") or seen(LATE, "error", False):
+            break
+        time.sleep(0.05)
     time.sleep(ARGS.get("settle", 0.3))
+    subagents = [x for x in sdk.sessions.list(include_subagents=True)
+                 if x.parent_session_id == s.id]  # fmt: skip
     out = {
         "session": dump(sdk.sessions.get(id=s.id)),
         "frames": frames,
         "messages": dump(sdk.messages.list_session(id=s.id)),
         "files": sorted(f.name for f in sdk.files.list_session_files(id=s.id)),
-        "subagents": dump(
-            [x for x in sdk.sessions.list(include_subagents=True) if x.parent_session_id == s.id]
-        ),
+        "subagents": dump(subagents),
+        "late": LATE,
+        "subagent_messages": {x.id: dump(sdk.messages.list_session(id=x.id)) for x in subagents},
+        "finish_reasons": {
+            x: [m.finish_reason for m in sdk.sessions.export_session(id=x).result.messages]
+            for x in [s.id, *(sub.id for sub in subagents)]
+        },
     }
     if ARGS.get("second_text"):
         out["second"] = turn(sdk, s.id, ARGS["second_text"])
         out["messages"] = dump(sdk.messages.list_session(id=s.id))
         out["history"] = dump(sdk.messages.get_history())
+        out["history_page"] = dump(sdk.messages.get_history(limit=1, offset=1))
     if ARGS.get("replay_from") is not None:
         box: list[Any] = []
         collect(sdk, s.id, str(ARGS["replay_from"]), {"complete", "error"}, box)

@@ -26,9 +26,12 @@ class AgentDriver(Driver):
 
     async def run(self, ctx: RunContext, input: dict[str, Any]) -> None:
         """One turn for the user message in ``input`` (Mix's send-message body)."""
-        from sessionhub.drivers.agent.loop import Agent
+        from sessionhub.drivers.agent.loop import Agent, TurnOptions
 
         if self._settings is None or self._service is None:
             raise RuntimeError("the agent driver was not configured by the server")
         agent = Agent(self._settings, self._service, ctx.session, ctx.append, ctx.append)
-        await agent.turn(str(input.get("text", "")), input.get("max_steps"))
+        options = TurnOptions(max_steps=input.get("max_steps"),
+                              thinking_level=input.get("thinking_level"),
+                              plan_mode=bool(input.get("plan_mode")))  # fmt: skip
+        await agent.turn(str(input.get("text", "")), options)

@@ -29,8 +29,8 @@ async def run_callbacks(agent: Agent, call: Call, outcome: Outcome, message_id: 
         result = await run_one(agent, cb, call, outcome)
         await agent.record([EventCreate(type=transcript.CALLBACK_RESULT,
                                         payload={**base, **result})])  # fmt: skip
-        if cb["type"] == "send_message":
-            await agent.user_message(str(cb.get("messageContent", "")), injected=True)
+        if cb["type"] == "send_message":  # sent once every call of the reply has its result
+            agent.injections.append(str(cb.get("messageContent", "")))
 
 
 async def run_one(agent: Agent, cb: dict[str, Any], call: Call, outcome: Outcome) -> dict[str, Any]:

@@ -17,7 +17,8 @@ def openai_messages(events: list[Event]) -> list[dict[str, Any]]:
         if event.type == transcript.MESSAGE and event.role is not None:
             out.extend({"role": "user", "content": n} for n in notes)
             notes = []
-            out.append(message(event.role.value, p))
+            if event.role.value != "assistant" or p.get("content") or p.get("toolCalls"):
+                out.append(message(event.role.value, p))  # not an empty, cancelled reply
         elif event.type == transcript.TOOL_RESULT:
             out.append({"role": "tool", "tool_call_id": p.get("toolCallId", ""),
                         "content": str(p.get("result", ""))})  # fmt: skip

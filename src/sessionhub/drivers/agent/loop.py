@@ -18,14 +18,27 @@ from typing import TYPE_CHECKING, Any
 from openai import APIError, AsyncOpenAI
 
 from sessionhub.core.models import Event, EventCreate, Role, Session, SessionCreate
-from sessionhub.drivers.agent import prompt, tools, transcript
-from sessionhub.drivers.agent.provider import Call, Reply, stream_reply
+from sessionhub.drivers.agent import prompt, toolbox, tools, transcript
+from sessionhub.drivers.agent.provider import Call, Reply, Request, ask, describe
 
 if TYPE_CHECKING:
     from sessionhub.config import Settings
     from sessionhub.core.service import SessionService
 
 Append = Callable[[Sequence[EventCreate]], Awaitable[list[Event]]]
+
+
+# Mix's thinking levels → the OpenAI ``reasoning_effort`` a request carries ("off": none).
+REASONING_EFFORT = {"basic": "low", "medium": "medium", "maximum": "high"}
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What a send-message body asks of the turn besides its text."""
+
+    max_steps: int | None = None
+    thinking_level: str | None = None
+    plan_mode: bool = False
 
 
 def new_id() -> str:
@@ -44,20 +57,51 @@ class Agent:
     record: Append
     stream: Append
     parent_call: str | None = None
+    stream_session: str = ""  # whose stream shows this agent's frames (a subagent's parent)
+    live_reply: str = ""  # the reply whose live frames have started
     pending: list[Call] = field(default_factory=list)
-    partial: Reply | None = None
+    partial: Reply | None = None  # the reply still arriving
+    unsaved: Reply | None = None  # a finished reply whose message is not yet recorded
     current: str = ""
+    injections: list[str] = field(default_factory=list)
+    plan_mode: bool = False  # mutating tools refused until ExitPlanMode
+    llm: AsyncOpenAI | None = None
 
     @property
     def directory(self) -> Path:
         return self.service.files.directory(self.session.workspace_id, self.session.id)
 
+    def __post_init__(self) -> None:
+        self.stream_session = self.stream_session or self.session.id
+
     async def emit(self, name: str, data: dict[str, Any]) -> None:
         if self.parent_call is not None:
             data = {**data, "parentToolCallId": self.parent_call}
-        await self.stream([stream_event(name, data)])
+        if name in transcript.LIVE:
+            self.publish(name, data)
+        else:
+            await self.stream([stream_event(name, data)])
 
-    async def turn(self, text: str, max_steps: int | None) -> str:
+    def publish(self, name: str, data: dict[str, Any]) -> None:
+        """A reply's frame as it arrives: to live listeners only (``reply_done`` stores it)."""
+        reply = str(data.get("assistantMessageId", ""))
+        first, self.live_reply = reply != self.live_reply, reply
+        message = {"frame": name, "data": data, "reply": reply, "first": first}
+        self.service.bus.publish(self.stream_session, message)
+
+    async def reply_done(self, reply: Reply) -> None:
+        """The whole reply on the stream's durable record, for clients that missed it live."""
+        data: dict[str, Any] = {
+            "assistantMessageId": reply.id, "reasoning": reply.reasoning,
+            "content": reply.content,
+            "toolCalls": [{"id": c.id, "name": c.name, "input": c.input or "{}"}
+                          for c in reply.calls],
+        }  # fmt: skip
+        if self.parent_call is not None:
+            data["parentToolCallId"] = self.parent_call
+        await self.stream([EventCreate(type=transcript.REPLY, payload=data)])
+
+    async def turn(self, text: str, options: TurnOptions) -> str:
         """Run the turn; the final answer is returned (and ends the stream's turn)."""
         await self.user_message(text)
         problem = self.missing_setting()
@@ -66,8 +110,10 @@ class Agent:
             return ""
         reply: Reply | None = None
         try:
+            self.plan_mode = options.plan_mode
             async with self.client() as client:
-                reply = await self.steps(client, max_steps)
+                self.llm = client
+                reply = await self.steps(client, options)
         except asyncio.CancelledError:
             await self.cancelled()
             raise
@@ -107,24 +153,31 @@ class Agent:
                 attributes={"firstUserMessage": text[:500]},
             )  # fmt: skip
 
-    async def steps(self, client: AsyncOpenAI, max_steps: int | None) -> Reply:
-        limit = max_steps or self.settings.agent_max_steps
+    async def steps(self, client: AsyncOpenAI, options: TurnOptions) -> Reply:
+        limit = options.max_steps or self.settings.agent_max_steps
+        effort = REASONING_EFFORT.get(options.thinking_level or "")
         for _ in range(limit):
-            messages = await self.context()
+            request = Request(self.settings.agent_model or "", await self.context(), toolbox.SPECS,
+                              stream=self.settings.agent_stream, reasoning_effort=effort)  # fmt: skip
             reply = Reply(id=new_id())
             self.partial = reply
-            await stream_reply(client, self.settings.agent_model or "", messages,
-                               tools.SPECS, reply, self.emit)  # fmt: skip
-            self.partial = None
-            self.current = reply.id
-            await self.assistant_message(reply)
+            await ask(client, request, reply, self.emit)
+            await self.settle(reply)
             if not reply.calls:
                 return reply
-            self.pending = list(reply.calls)
             for call in reply.calls:
                 await self.tool(call, reply.id)
-                self.pending.remove(call)
+            while self.injections:
+                await self.user_message(self.injections.pop(0), injected=True)
         return reply
+
+    async def settle(self, reply: Reply) -> None:
+        """Store a finished reply. An append, once awaited, is written even if the turn is
+        cancelled meanwhile, so the state ``cancelled`` reads moves before each append."""
+        self.partial, self.unsaved, self.current = None, reply, reply.id
+        await self.reply_done(reply)
+        self.unsaved, self.pending = None, list(reply.calls)
+        await self.assistant_message(reply)
 
     async def assistant_message(self, reply: Reply, *, cancelled: bool = False) -> None:
         payload: dict[str, Any] = {
@@ -148,6 +201,7 @@ class Agent:
         await self.emit("tool_execution_start", {"type": "tool_execution_start",
                         "toolCallId": call.id, "toolName": call.name, "progress": "running"})  # fmt: skip
         outcome = await self.execute(call)
+        self.pending.remove(call)  # its result is written from here on, cancelled or not
         await self.record([EventCreate(
             type=transcript.TOOL_RESULT, role=Role.tool, cost=outcome.cost,
             payload={"toolCallId": call.id, "name": call.name, "result": outcome.text,
@@ -164,11 +218,17 @@ class Agent:
             args = json.loads(call.input or "{}")
             if not isinstance(args, dict):
                 raise tools.ToolError("arguments must be a JSON object")
+            if self.plan_mode and call.name in toolbox.MUTATING:
+                return toolbox.plan_refusal(call.name)
             if call.name == "Task":
                 return await self.task(call, args)
             if call.name == "TodoWrite":
                 return await self.todos(args)
-            handler = tools.HANDLERS.get(call.name)
+            if call.name == "ExitPlanMode":
+                return self.exit_plan_mode(args)
+            if call.name == "ReadMedia":
+                return await toolbox.read_media(self.directory, args, self.describe)
+            handler = toolbox.HANDLERS.get(call.name)
             if handler is None:
                 raise tools.ToolError(f"unknown tool {call.name!r}")
             return await handler(self.directory, args)
@@ -176,6 +236,20 @@ class Agent:
             return tools.Outcome(f"invalid JSON arguments: {exc}", is_error=True)
         except (tools.ToolError, OSError, ValueError) as exc:
             return tools.Outcome(str(exc), is_error=True)
+
+    def exit_plan_mode(self, args: dict[str, Any]) -> tools.Outcome:
+        outcome = toolbox.exit_plan_mode(args)
+        self.plan_mode = False
+        return outcome
+
+    async def describe(self, text: str, data_url: str) -> tuple[str, float]:
+        """ReadMedia's question about one image, to the session's provider."""
+        if self.llm is None:
+            raise tools.ToolError("no LLM provider is open for this turn")
+        try:
+            return await describe(self.llm, self.settings.agent_model or "", text, data_url)
+        except APIError as exc:
+            raise tools.ToolError(f"the provider could not analyse the image: {exc}") from None
 
     async def todos(self, args: dict[str, Any]) -> tools.Outcome:
         todos = args.get("todos")
@@ -212,8 +286,9 @@ class Agent:
         async def record(events: Sequence[EventCreate]) -> list[Event]:
             return await self.service.append(ws, child.id, events)
 
-        sub = Agent(self.settings, self.service, child, record, self.stream, parent_call=call_id)
-        answer = await sub.turn(text, None)
+        sub = Agent(self.settings, self.service, child, record, self.stream, parent_call=call_id,
+                    stream_session=self.stream_session)  # fmt: skip
+        answer = await sub.turn(text, TurnOptions())
         child = await self.service.get(ws, child.id)
         return answer, child.totals.cost
 
@@ -221,6 +296,8 @@ class Agent:
         from sessionhub.drivers.agent.history import openai_messages
 
         system = prompt.system_prompt(self.session.attributes, self.settings.agent_prompt_variables)
+        if self.plan_mode:
+            system = f"{system}\n\n{toolbox.PLAN_PROMPT}"
         page = await self.service.events(self.session.workspace_id, self.session.id,
                                          after=0, limit=100_000)  # fmt: skip
         return [{"role": "system", "content": system}, *openai_messages(page.items)]
@@ -228,10 +305,14 @@ class Agent:
     async def cancelled(self) -> None:
         """Keep the transcript consistent: the partial message, results for pending calls."""
         partial, self.partial = self.partial, None
+        unsaved, self.unsaved = self.unsaved, None
         if partial is not None:
-            await self.assistant_message(partial, cancelled=True)
-            self.pending = list(partial.calls)
-        message_id = partial.id if partial is not None else self.current
+            await self.reply_done(partial)
+        reply = partial or unsaved
+        if reply is not None:
+            self.pending = list(reply.calls)
+            await self.assistant_message(reply, cancelled=True)
+        message_id = reply.id if reply is not None else self.current
         events = [EventCreate(type=transcript.TOOL_RESULT, role=Role.tool, payload={
             "toolCallId": c.id, "name": c.name, "result": "cancelled", "isError": True,
             "messageId": message_id}) for c in self.pending]  # fmt: skip

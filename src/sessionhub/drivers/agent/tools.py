@@ -203,7 +203,9 @@ HANDLERS: dict[str, Handler] = {
 }  # fmt: skip
 
 
-def _fn(name: str, description: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def function_spec(
+    name: str, description: str, props: dict[str, Any], required: list[str]
+) -> dict[str, Any]:
     schema = {"type": "object", "properties": props, "required": required}
     return {"type": "function",
             "function": {"name": name, "description": description, "parameters": schema}}  # fmt: skip
@@ -214,22 +216,22 @@ TODO = {"type": "object", "required": ["id", "content", "status"], "properties":
     "id": S, "content": S, "status": {"type": "string",
                                       "enum": ["pending", "in_progress", "completed"]}}}  # fmt: skip
 SPECS: list[dict[str, Any]] = [
-    _fn("Bash", "Run a shell command in the session directory.",
+    function_spec("Bash", "Run a shell command in the session directory.",
         {"command": S, "timeout": N, "description": S}, ["command"]),
-    _fn("ReadText", "Read a text file (numbered lines).",
+    function_spec("ReadText", "Read a text file (numbered lines).",
         {"file_path": S, "offset": N, "limit": N}, ["file_path"]),
-    _fn("Write", "Write a file.", {"file_path": S, "content": S}, ["file_path", "content"]),
-    _fn("Edit", "Replace text in a file.",
+    function_spec("Write", "Write a file.", {"file_path": S, "content": S}, ["file_path", "content"]),
+    function_spec("Edit", "Replace text in a file.",
         {"file_path": S, "old_string": S, "new_string": S, "replace_all": B},
         ["file_path", "old_string", "new_string"]),
-    _fn("Glob", "Find files by glob pattern.", {"pattern": S, "path": S}, ["pattern"]),
-    _fn("Grep", "Search file contents with a regular expression.",
+    function_spec("Glob", "Find files by glob pattern.", {"pattern": S, "path": S}, ["pattern"]),
+    function_spec("Grep", "Search file contents with a regular expression.",
         {"pattern": S, "path": S, "glob": S,
          "output_mode": {"type": "string", "enum": ["content", "files_with_matches", "count"]}},
         ["pattern"]),
-    _fn("TodoWrite", "Replace the session's todo list.",
+    function_spec("TodoWrite", "Replace the session's todo list.",
         {"todos": {"type": "array", "items": TODO}}, ["todos"]),
-    _fn("Task", "Delegate a task to a general-purpose subagent and return its answer.",
+    function_spec("Task", "Delegate a task to a general-purpose subagent and return its answer.",
         {"description": S, "prompt": S,
          "subagent_type": {"type": "string", "enum": ["general-purpose"]}}, ["prompt"]),
 ]  # fmt: skip

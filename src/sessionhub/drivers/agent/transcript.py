@@ -7,7 +7,13 @@
 * ``callback_result``: Mix's ``CallbackResultData`` (snake_case) plus ``messageId``
 * ``turn.cancelled``: ``{messageId}`` — the turn was cancelled after that message
 * ``mix.<event>``: one frame of the live stream (Mix's 16 SSE event names), kept so
-  a reconnecting client can replay what it missed.
+  a reconnecting client can replay what it missed — except the frames of a model
+  reply while it arrives (``LIVE``: thinking, content and tool-call deltas), which
+  go to the event bus only (``{"frame", "data", "reply", "first"}``), and are
+  stored once the reply ends as one
+* ``mix.reply``: ``{assistantMessageId, reasoning, content, toolCalls: [{id, name,
+  input}], parentToolCallId?}`` — the whole reply, which the stream expands into
+  one frame of each kind for a client that did not see it live.
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ TOOL_RESULT = "tool_result"
 CALLBACK_RESULT = "callback_result"
 CANCELLED = "turn.cancelled"
 STREAM_PREFIX = "mix."
+REPLY = "mix.reply"
+LIVE = frozenset({"thinking", "content", "tool_use_start", "tool_use_parameter_delta",
+                  "tool_use_parameter_streaming_complete"})  # fmt: skip
 
 
 def stream_type(name: str) -> str:

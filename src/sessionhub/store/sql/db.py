@@ -80,6 +80,10 @@ class Database(abc.ABC):
     def write_transaction(self) -> Any:
         """Async context manager yielding the write `Conn` inside one transaction."""
 
+    def write_connection(self) -> Any:
+        """Async context manager yielding a write `Conn` in autocommit (PostgreSQL only)."""
+        raise NotImplementedError
+
 
 # --- SQLite ---------------------------------------------------------------
 
@@ -299,9 +303,10 @@ async def _init_pg_connection(conn: Any) -> None:
 class PostgresDatabase(Database):
     """A read pool, and ``writers`` write connections for pipelined batches.
 
-    With one write connection a batch's round trips (lock, insert, update, notify,
-    commit) are the latency every waiting client pays twice; with two, the next batch
-    starts while the last commits, and row locks keep each session's seq in order.
+    With one write connection a batch's round trips (a plain append batch is one
+    autocommit statement, other batches BEGIN … COMMIT) are the latency every waiting
+    client pays twice; with two, the next batch starts while the last commits, and row
+    locks keep each session's seq in order.
     """
 
     dialect = "postgresql"
@@ -350,8 +355,8 @@ class PostgresDatabase(Database):
             yield PgConn(raw)
 
     @asynccontextmanager
-    async def write_transaction(self) -> AsyncIterator[Conn]:
-        """One transaction on a free write connection.
+    async def write_connection(self) -> AsyncIterator[PgConn]:
+        """A free write connection, in autocommit.
 
         A batch that fails because the connection broke is reported to its callers
         (503, which clients retry); the connection is replaced for the next batch.
@@ -361,10 +366,15 @@ class PostgresDatabase(Database):
             if conn.is_closed():
                 self._all_writers.remove(conn)
                 conn = await self._fresh_writer()
-            async with conn.transaction():
-                yield PgConn(conn)
+            yield PgConn(conn)
         finally:
             self._writers.put_nowait(conn)
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[Conn]:
+        """One transaction on a free write connection."""
+        async with self.write_connection() as conn, conn.raw.transaction():
+            yield conn
 
     async def connect_raw(self, name: str = "sessionhub") -> Any:
         """A dedicated connection outside the pool (LISTEN needs one)."""

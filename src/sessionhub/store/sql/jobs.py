@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from sessionhub.core.errors import AlreadyExists, Conflict, NotFound, SeqMismatc
 from sessionhub.core.models import Event, EventCreate, SessionCreate, SessionUpdate
 from sessionhub.store.base import Created, Rewound
 from sessionhub.store.sql.db import Conn, Row
+from sessionhub.store.sql.pg_append import AppendPlan, append_in_one_statement, fits_one_statement
 from sessionhub.store.sql.rows import (
     Counts,
     event_from_row,
@@ -25,7 +27,7 @@ from sessionhub.store.sql.rows import (
     now,
     session_from_row,
 )
-from sessionhub.store.sql.writer import Notice, Outcome, WriteJob
+from sessionhub.store.sql.writer import Notice, OneStatement, Outcome, WriteJob
 
 SESSION_COLUMNS = (
     "id, workspace_id, kind, name, title, parent_id, forked_from, forked_at_event, status, "
@@ -379,6 +381,15 @@ class AppendEvents(WriteJob[list[Event]]):
         notices.extend(outcome.notices)
         result: list[Event] = outcome.result
         return result
+
+    @classmethod
+    def one_statement(cls, jobs: Sequence[WriteJob[Any]]) -> OneStatement | None:
+        appends = [job for job in jobs if isinstance(job, AppendEvents)]
+        shapes = [(j.workspace_id, j.session_id, j.expected_seq, len(j.events)) for j in appends]
+        if not fits_one_statement(shapes):
+            return None
+        plan = AppendPlan([(j.workspace_id, j.session_id, j.events) for j in appends], now())
+        return partial(append_in_one_statement, plan=plan)
 
     @classmethod
     async def run_group(cls, conn: Conn, jobs: Sequence[WriteJob[Any]]) -> list[Outcome]:

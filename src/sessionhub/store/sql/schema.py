@@ -109,6 +109,14 @@ events = Table(
     Column("duration_ms", BigInteger, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("session_id", "seq"),
+    # global message history (Mix's /api/messages/history) walks user messages by time;
+    # partial, so appends of every other type pay nothing for it
+    Index(
+        "ix_events_user_messages",
+        "created_at",
+        sqlite_where=text("type = 'message' AND role = 'user'"),
+        postgresql_where=text("type = 'message' AND role = 'user'"),
+    ),
 )
 
 runs = Table(

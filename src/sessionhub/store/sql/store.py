@@ -309,6 +309,20 @@ class SqlSessionStore(SessionStore):
         more = len(rows) > limit
         return Page(items=items, next_cursor=str(items[-1].seq) if more else None)
 
+    async def user_messages(
+        self, *, workspace_id: str, kind: str, limit: int, offset: int = 0
+    ) -> list[Event]:
+        columns = ", ".join(f"e.{c.strip()}" for c in jobs.EVENT_COLUMNS.split(","))
+        async with await self._read() as conn:
+            rows = await conn.fetch(
+                f"SELECT {columns} FROM events e JOIN sessions s ON s.id = e.session_id "
+                "WHERE e.type = 'message' AND e.role = 'user' AND s.workspace_id = :ws "
+                "AND s.kind = :kind AND s.parent_id IS NULL "
+                "ORDER BY e.created_at DESC, e.session_id, e.seq DESC LIMIT :limit OFFSET :offset",
+                {"ws": workspace_id, "kind": kind, "limit": limit, "offset": offset},
+            )
+        return [event_from_row(r) for r in rows]
+
     async def tail_events(
         self, *, workspace_id: str, session_id: str, limit: int = 50
     ) -> list[Event]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -30,6 +30,8 @@ class Notice:
     topic: str
     session_id: str
     seq: int = 0
+    notified: bool = False
+    """Already sent to other processes (by the statement that wrote it)."""
 
 
 @dataclass
@@ -52,7 +54,13 @@ class WriteJob(abc.ABC, Generic[T]):
         """Run consecutive jobs of this class together (see ``coalesce``)."""
         raise NotImplementedError
 
+    @classmethod
+    def one_statement(cls, jobs: Sequence[WriteJob[Any]]) -> OneStatement | None:
+        """These jobs (all of this class) as one autocommit PostgreSQL statement, if they fit."""
+        return None
 
+
+OneStatement = Callable[[Conn], Awaitable[list[Outcome]]]
 Item = tuple[WriteJob[Any], "asyncio.Future[Any]"]
 
 
@@ -89,7 +97,11 @@ class Writer:
             raise Unavailable("the store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((job, future))
-        return await asyncio.shield(future)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(_forget)  # the write goes on; its outcome is nobody's
+            raise
 
     async def _loop(self) -> None:
         """Collect a batch, start it when a write connection is free, repeat."""
@@ -112,8 +124,13 @@ class Writer:
 
     async def _commit(self, jobs: list[WriteJob[Any]]) -> tuple[list[Outcome], list[Notice]]:
         """Run the batch in one transaction; retry it whole if the database rolled it back."""
+        single = self._one_statement(jobs)
         for attempt in range(3):
             try:
+                if single is not None:
+                    async with self.db.write_connection() as conn:
+                        outcomes = await single(conn)
+                    return outcomes, [n for o in outcomes for n in o.notices if o.error is None]
                 async with self.db.write_transaction() as conn:
                     outcomes = await _run_jobs(conn, jobs, self.db.is_retryable)
                     notices = [n for o in outcomes for n in o.notices if o.error is None]
@@ -125,6 +142,12 @@ class Writer:
                     raise
                 log.info("write batch rolled back (%s); retrying", type(exc).__name__)
         raise AssertionError("unreachable")
+
+    def _one_statement(self, jobs: list[WriteJob[Any]]) -> OneStatement | None:
+        kind = type(jobs[0])
+        if self.db.dialect != "postgresql" or any(type(job) is not kind for job in jobs):
+            return None
+        return kind.one_statement(jobs)
 
     async def _run_batch(self, batch: list[Item]) -> None:
         jobs = [job for job, _ in batch]
@@ -188,6 +211,11 @@ async def _run_one(
     return Outcome(result=result, notices=notices)
 
 
+def _forget(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 PG_CHANNEL = "sessionhub"
 
 
@@ -195,8 +223,12 @@ async def _pg_notify(conn: Conn, notices: list[Notice]) -> None:
     """Tell every other process; delivered by PostgreSQL only on commit."""
     latest: dict[tuple[str, str], int] = {}
     for n in notices:
+        if n.notified:
+            continue
         key = (n.topic, n.session_id)
         latest[key] = max(latest.get(key, 0), n.seq)
+    if not latest:
+        return
     payloads = [f"{topic}|{session_id}|{seq}" for (topic, session_id), seq in latest.items()]
     await conn.execute(
         "SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p",

@@ -61,7 +61,7 @@ def messages(session_id: str, events: list[Event]) -> list[dict[str, Any]]:
         elif event.type == transcript.CANCELLED:
             for msg in out:
                 if msg["id"] == p.get("messageId"):
-                    msg["cancelled"] = True
+                    msg.update(cancelled=True, finishReason="cancelled")
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -18,9 +18,9 @@ from sessionhub.api.dialects.mix.common import (
 )
 from sessionhub.api.dialects.mix.errors import MixError
 from sessionhub.core.errors import RunActive
-from sessionhub.core.models import SessionQuery
 
 router = APIRouter(prefix="/api")
+HISTORY_LIMIT = 1000
 
 
 @router.post("/sessions/{session_id}/messages")
@@ -50,18 +50,11 @@ async def history(
     limit: Annotated[str, Query()] = "50",
     offset: Annotated[str, Query()] = "0",
 ) -> Response:
-    """The user messages of every main session, newest first (Mix's global history)."""
+    """The user messages of every main session, newest first (Mix's global history):
+    one bounded query (at most ``HISTORY_LIMIT`` rows), as Mix pages it by limit/offset."""
     count = int(limit) if limit.lstrip("-").isdigit() and int(limit) > 0 else 50
     skip = max(0, int(offset)) if offset.lstrip("-").isdigit() else 0
-    found: list[dict[str, Any]] = []
-    query = SessionQuery(kind=KIND, limit=200)
-    while True:
-        page = await caller.service.list_sessions(caller.workspace_id, query)
-        for session in page.items:
-            events = await all_events(caller.service, caller.workspace_id, session.id)
-            found.extend(m for m in convert.messages(session.id, events) if m["role"] == "user")
-        if page.next_cursor is None:
-            break
-        query = query.model_copy(update={"cursor": page.next_cursor})
-    found.sort(key=lambda m: m["createdAt"], reverse=True)
-    return json_response(found[skip : skip + count])
+    events = await caller.service.user_messages(
+        caller.workspace_id, KIND, limit=min(count, HISTORY_LIMIT), offset=skip
+    )
+    return json_response([convert.backend_message(e.session_id, e) for e in events])

@@ -1,15 +1,22 @@
 """GET /stream?sessionId=: Mix's SSE stream, replayable with ``Last-Event-ID``.
 
-Every frame carries ``id:`` (the event's seq, so a reconnect resumes exactly),
-``event:`` (one of Mix's 16 names) and a JSON ``data:`` object. Heartbeats are
-``heartbeat`` events well inside the 30 s read timeouts clients commonly use.
+Every frame carries ``id:`` (the seq of the last stored event it reflects, so a
+reconnect resumes exactly), ``event:`` (one of Mix's 16 names) and a JSON
+``data:`` object. Heartbeats are ``heartbeat`` events well inside the 30 s read
+timeouts clients commonly use.
+
+A model reply reaches a connection one of two ways, never both: live, as the
+bus delivers its deltas (when the connection saw the reply's first frame), or
+whole, expanded from its stored ``mix.reply`` event (when it joined mid-reply,
+replays with ``Last-Event-ID``, or is served by another process). A reply seen
+live is acknowledged with a heartbeat carrying the stored event's id.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query
@@ -18,6 +25,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from sessionhub.api.deps import Caller
 from sessionhub.api.dialects.mix.common import MixCaller, load_session
 from sessionhub.api.dialects.mix.errors import MixError
+from sessionhub.core.bus import Listener
+from sessionhub.core.models import Event
 from sessionhub.drivers.agent import transcript
 
 router = APIRouter()
@@ -28,29 +37,104 @@ def frame(seq: int, name: str, data: object, retry: int = 30_000) -> ServerSentE
     return ServerSentEvent(data=orjson.dumps(data).decode(), event=name, id=str(seq), retry=retry)
 
 
+def heartbeat(seq: int) -> ServerSentEvent:
+    return frame(seq, "heartbeat", {"type": "ping"}, retry=45_000)
+
+
+def whole_reply(seq: int, p: dict[str, Any]) -> Iterator[ServerSentEvent]:
+    """A stored reply as one frame of each kind: thinking, content, each tool call."""
+    common = {"assistantMessageId": p.get("assistantMessageId")}
+    if p.get("parentToolCallId"):
+        common["parentToolCallId"] = p["parentToolCallId"]
+    if p.get("reasoning"):
+        yield frame(seq, "thinking", {"type": "thinking", "content": p["reasoning"], **common})
+    if p.get("content"):
+        yield frame(seq, "content", {"type": "content", "content": p["content"], **common})
+    calls = p.get("toolCalls") or []
+    for c in calls:
+        yield frame(seq, "tool_use_start",
+                    {"type": "tool_use_start", "id": c["id"], "name": c["name"], **common})  # fmt: skip
+    for c in calls:  # as live: every call's arguments complete once the reply has ended
+        yield frame(seq, "tool_use_parameter_streaming_complete", {
+            "type": "tool_use_parameter_streaming_complete", "id": c["id"], "name": c["name"],
+            "input": c.get("input") or "{}", **common})  # fmt: skip
+
+
+class Merge:
+    """One connection's merge of stored events and live reply frames, in order.
+
+    Live frames are taken (``snapshot``) before each read of the store, so every
+    stored event written before them is in that read. A reply's live frames all
+    precede its ``mix.reply`` event, so they are flushed when that event comes up.
+    """
+
+    def __init__(self, listener: Listener, after: int) -> None:
+        self.listener, self.after = listener, after
+        self.live: dict[str, bool] = {}  # reply id → shown live (True) or whole (False)
+        self.held: list[dict[str, Any]] = []
+
+    def snapshot(self) -> None:
+        self.held.extend(self.listener.take())
+
+    def stored(self, event: Event) -> Iterator[ServerSentEvent]:
+        if event.type == transcript.REPLY:
+            yield from self.reply(event)
+            return
+        self.after = event.seq
+        if event.type.startswith(transcript.STREAM_PREFIX):
+            yield frame(event.seq, event.type[len(transcript.STREAM_PREFIX) :], event.payload)
+
+    def reply(self, event: Event) -> Iterator[ServerSentEvent]:
+        reply = str(event.payload.get("assistantMessageId", ""))
+        self.held.extend(self.listener.take())
+        mine = [m for m in self.held if m["reply"] == reply]
+        self.held = [m for m in self.held if m["reply"] != reply]
+        yield from self.pending(mine)  # still under the previous id
+        self.after = event.seq
+        if self.live.pop(reply, False) and not self.listener.dropped:
+            yield heartbeat(event.seq)
+        else:
+            yield from whole_reply(event.seq, event.payload)
+
+    def flush(self) -> Iterator[ServerSentEvent]:
+        held, self.held = self.held, []
+        yield from self.pending(held)
+
+    def pending(self, messages: list[dict[str, Any]]) -> Iterator[ServerSentEvent]:
+        for m in messages:
+            shown = self.live.setdefault(m["reply"], bool(m["first"]))
+            if shown:
+                yield frame(self.after, m["frame"], m["data"])
+
+
 async def frames(caller: Caller, session_id: str, after: int) -> AsyncIterator[ServerSentEvent]:
     """Subscribe first, then replay, so nothing appended in between is lost."""
     service = caller.service
-    flag = service.bus.watch(session_id)
+    listener = service.bus.listen(session_id)
+    merge = Merge(listener, after)
     beat = caller.hub.settings.heartbeat_interval
     try:
         yield frame(after, "connected", {"sessionId": session_id})
         while True:
-            flag.clear()
-            page = await service.events(caller.workspace_id, session_id, after=after, limit=PAGE)
-            for event in page.items:
-                after = event.seq
-                if event.type.startswith(transcript.STREAM_PREFIX):
-                    name = event.type[len(transcript.STREAM_PREFIX) :]
-                    yield frame(event.seq, name, event.payload)
-            if page.next_cursor is not None:
-                continue
+            listener.flag.clear()
+            merge.snapshot()
+            while True:
+                page = await service.events(
+                    caller.workspace_id, session_id, after=merge.after, limit=PAGE
+                )
+                for event in page.items:
+                    for sse in merge.stored(event):
+                        yield sse
+                if page.next_cursor is None:
+                    break
+            for sse in merge.flush():
+                yield sse
             try:
-                await asyncio.wait_for(flag.wait(), beat)
+                await asyncio.wait_for(listener.flag.wait(), beat)
             except TimeoutError:
-                yield frame(after, "heartbeat", {"type": "ping"}, retry=45_000)
+                yield heartbeat(merge.after)
     finally:
-        service.bus.unwatch(session_id, flag)
+        service.bus.unlisten(session_id, listener)
 
 
 @router.get("/stream")

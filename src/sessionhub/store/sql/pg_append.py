@@ -1,0 +1,164 @@
+"""PostgreSQL appends in one autocommit statement.
+
+The locked path (BEGIN, SELECT … FOR UPDATE, write, NOTIFY, COMMIT) costs five round
+trips per batch. When a batch holds only plain appends (no ``expected_seq``, one
+workspace per session), nothing needs reading first: the statement below locks the
+sessions in id order, adds the batch's totals as deltas, takes the new ``last_seq``
+from the UPDATE to number the events, inserts them and notifies other processes, all
+as one implicit transaction, durable when it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from sessionhub.core.errors import NotFound
+from sessionhub.core.models import Event, EventCreate
+from sessionhub.store.sql.db import Conn
+from sessionhub.store.sql.rows import event_from_row, event_row
+from sessionhub.store.sql.writer import PG_CHANNEL, Notice, Outcome
+
+
+def _add_counts(part: str) -> str:
+    """SQL: the session's ``counts.<part>`` object plus the batch's, key by key."""
+    old = f"coalesce(s.counts->'{part}', '{{}}'::jsonb)"
+    new = f"d.{part}::jsonb"
+    return (
+        f"(SELECT coalesce(jsonb_object_agg(k, coalesce(({old}->>k)::bigint, 0) "
+        f"+ coalesce(({new}->>k)::bigint, 0)), '{{}}'::jsonb) "
+        f"FROM jsonb_object_keys({old} || {new}) AS k)"
+    )
+
+
+PG_APPEND_DELTAS = (
+    "WITH d AS MATERIALIZED (SELECT * FROM unnest(CAST(:s_id AS text[]), "
+    "CAST(:s_ws AS text[]), CAST(:s_n AS bigint[]), CAST(:s_mc AS bigint[]), "
+    "CAST(:s_tc AS bigint[]), CAST(:s_in AS bigint[]), CAST(:s_out AS bigint[]), "
+    "CAST(:s_cost AS float8[]), CAST(:s_dur AS bigint[]), CAST(:s_types AS text[]), "
+    "CAST(:s_roles AS text[])) "
+    "AS d(id, ws, n, mc, tc, inp, outp, cost, dur, by_type, by_role)), "
+    "locked AS MATERIALIZED (SELECT s.id FROM sessions s JOIN d "
+    "ON d.id = s.id AND d.ws = s.workspace_id ORDER BY s.id FOR UPDATE OF s), "
+    "upd AS (UPDATE sessions s SET last_seq = s.last_seq + d.n, "
+    "event_count = s.event_count + d.n, message_count = s.message_count + d.mc, "
+    "tool_call_count = s.tool_call_count + d.tc, input_tokens = s.input_tokens + d.inp, "
+    "output_tokens = s.output_tokens + d.outp, cost = s.cost + d.cost, "
+    "duration_ms = s.duration_ms + d.dur, "
+    "counts = coalesce(s.counts, '{}'::jsonb) || jsonb_build_object("
+    f"'by_type', {_add_counts('by_type')}, 'by_role', {_add_counts('by_role')}), "
+    "version = s.version + 1, updated_at = :at "
+    "FROM d JOIN locked ON locked.id = d.id WHERE s.id = d.id RETURNING s.id, s.last_seq), "
+    "ins AS (INSERT INTO events (id, session_id, seq, type, role, payload, input_tokens, "
+    "output_tokens, cost, duration_ms, created_at) "
+    "SELECT e.id, e.sid, upd.last_seq - d.n + e.off, e.type, e.role, e.payload::jsonb, "
+    "e.inp, e.outp, e.cost, e.dur, :at "
+    "FROM unnest(CAST(:e_id AS text[]), CAST(:e_sid AS text[]), CAST(:e_off AS bigint[]), "
+    "CAST(:e_type AS text[]), CAST(:e_role AS text[]), CAST(:e_payload AS text[]), "
+    "CAST(:e_in AS bigint[]), CAST(:e_out AS bigint[]), CAST(:e_cost AS float8[]), "
+    "CAST(:e_dur AS bigint[])) AS e(id, sid, off, type, role, payload, inp, outp, cost, dur) "
+    "JOIN upd ON upd.id = e.sid JOIN d ON d.id = e.sid) "
+    "SELECT upd.id, upd.last_seq, "
+    "pg_notify(:channel, 'events|' || upd.id || '|' || upd.last_seq) FROM upd"
+)
+
+
+class _Delta:
+    """What one batch adds to one session."""
+
+    __slots__ = ("by_role", "by_type", "cost", "dur", "inp", "mc", "n", "outp", "tc")
+
+    def __init__(self) -> None:
+        self.n = self.mc = self.tc = self.inp = self.outp = self.dur = 0
+        self.cost = 0.0
+        self.by_type: dict[str, int] = {}
+        self.by_role: dict[str, int] = {}
+
+    def add(self, event: EventCreate) -> None:
+        self.n += 1
+        self.mc += event.type == "message"
+        self.tc += event.type == "tool_call"
+        self.inp += event.input_tokens
+        self.outp += event.output_tokens
+        self.cost += event.cost
+        self.dur += event.duration_ms
+        self.by_type[event.type] = self.by_type.get(event.type, 0) + 1
+        if event.role is not None:
+            self.by_role[event.role.value] = self.by_role.get(event.role.value, 0) + 1
+
+
+class AppendPlan:
+    """The rows and per-session deltas of a batch of plain appends, before numbering."""
+
+    def __init__(self, appends: Sequence[tuple[str, str, Sequence[EventCreate]]], at: datetime):
+        self.at = at
+        self.workspaces: dict[str, str] = {}
+        self.deltas: dict[str, _Delta] = {}
+        self.rows: list[list[dict[str, Any]]] = []
+        for workspace_id, session_id, events in appends:
+            self.workspaces.setdefault(session_id, workspace_id)
+            delta = self.deltas.setdefault(session_id, _Delta())
+            job_rows = []
+            for event in events:
+                delta.add(event)
+                job_rows.append(event_row(session_id, delta.n, event, at))
+            self.rows.append(job_rows)
+
+    def params(self) -> dict[str, Any]:
+        ids = list(self.deltas)
+        ds = [self.deltas[sid] for sid in ids]
+        rows = [r for job_rows in self.rows for r in job_rows]
+        return {
+            "at": self.at, "channel": PG_CHANNEL,
+            "s_id": ids, "s_ws": [self.workspaces[sid] for sid in ids],
+            "s_n": [d.n for d in ds], "s_mc": [d.mc for d in ds], "s_tc": [d.tc for d in ds],
+            "s_in": [d.inp for d in ds], "s_out": [d.outp for d in ds],
+            "s_cost": [float(d.cost) for d in ds], "s_dur": [d.dur for d in ds],
+            "s_types": [orjson.dumps(d.by_type).decode() for d in ds],
+            "s_roles": [orjson.dumps(d.by_role).decode() for d in ds],
+            "e_id": [r["id"] for r in rows], "e_sid": [r["session_id"] for r in rows],
+            "e_off": [r["seq"] for r in rows], "e_type": [r["type"] for r in rows],
+            "e_role": [r["role"] for r in rows],
+            "e_payload": [orjson.dumps(r["payload"]).decode() for r in rows],
+            "e_in": [r["input_tokens"] for r in rows], "e_out": [r["output_tokens"] for r in rows],
+            "e_cost": [float(r["cost"]) for r in rows], "e_dur": [r["duration_ms"] for r in rows],
+        }  # fmt: skip
+
+    def outcomes(self, last_seqs: dict[str, int]) -> list[Outcome]:
+        """Number each job's events from the session's new ``last_seq``."""
+        results = []
+        for job_rows in self.rows:
+            sid = job_rows[0]["session_id"]
+            if sid not in last_seqs:
+                results.append(Outcome(error=NotFound(f"session {sid} not found")))
+                continue
+            base = last_seqs[sid] - self.deltas[sid].n
+            events: list[Event] = []
+            for row in job_rows:
+                row["seq"] += base
+                events.append(event_from_row(row))
+            notice = Notice("events", sid, events[-1].seq, notified=True)
+            results.append(Outcome(result=events, notices=[notice]))
+        return results
+
+
+def fits_one_statement(appends: Sequence[tuple[str, str, int | None, int]]) -> bool:
+    """Plain, non-empty appends, each session from one workspace.
+
+    Each append is (workspace, session, expected_seq, number of events).
+    """
+    seen: dict[str, str] = {}
+    for workspace_id, session_id, expected_seq, count in appends:
+        if expected_seq is not None or count == 0:
+            return False
+        if seen.setdefault(session_id, workspace_id) != workspace_id:
+            return False
+    return True
+
+
+async def append_in_one_statement(conn: Conn, plan: AppendPlan) -> list[Outcome]:
+    found = await conn.fetch(PG_APPEND_DELTAS, plan.params())
+    return plan.outcomes({r["id"]: r["last_seq"] for r in found})
