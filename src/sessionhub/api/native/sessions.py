@@ -10,8 +10,11 @@ from fastapi import APIRouter, Header, Query, Response
 from sessionhub.api.body import json_response
 from sessionhub.api.deps import CurrentPrincipal, IfMatch, OwnedSession, Service, SessionId
 from sessionhub.core.errors import Invalid
+from sessionhub.core.kernels import KernelSessions
 from sessionhub.core.models import (
     CancelResult,
+    Event,
+    ExecuteRequest,
     ForkRequest,
     Page,
     RewindRequest,
@@ -140,3 +143,14 @@ async def cancel_run(
     session_id: SessionId, principal: CurrentPrincipal, service: Service
 ) -> CancelResult:
     return await service.cancel(principal.workspace_id, session_id)
+
+
+@router.post("/{session_id}/execute", response_model=Event)
+async def execute(
+    session_id: SessionId, request: ExecuteRequest, principal: CurrentPrincipal, service: Service
+) -> Event:
+    """Run code in a kernel session; the answer is the recorded ``execution`` event."""
+    kernels = KernelSessions.of(service)
+    return await kernels.execute(
+        principal.workspace_id, session_id, request.code, timeout=request.timeout
+    )

@@ -94,7 +94,7 @@ async def channels(ws: WebSocket, kernel_id: str) -> None:
         return
     sessions = KernelSessions.of(hub.service)
     try:
-        await sessions.find_kernel(workspace_id, kernel_id)
+        await sessions.find_kernel(workspace_id, kernel_id, revive=True)
     except NotFound:
         await ws.close(code=1008)
         return
