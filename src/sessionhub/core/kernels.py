@@ -188,9 +188,10 @@ class KernelSessions:
         lock = self._reviving.setdefault(kernel_id, asyncio.Lock())
         async with lock:
             revive = not self.driver.alive(kernel_id)
-            await self.driver.ensure(kernel_id, name, session.workspace_id)
-            if revive and self.driver.replay_on_restart:
-                await self._replay(session, kernel_id)
+            with self.driver.hold(kernel_id):
+                await self.driver.ensure(kernel_id, name, session.workspace_id)
+                if revive and self.driver.replay_on_restart:
+                    await self._replay(session, kernel_id)
         if not lock.locked():
             self._reviving.pop(kernel_id, None)
         return kernel_id
@@ -198,7 +199,7 @@ class KernelSessions:
     async def _replay(self, session: Session, kernel_id: str) -> None:
         try:
             await self.driver.replay(session, kernel_id)
-        except (TimeoutError, SessionHubError) as exc:
+        except (TimeoutError, RuntimeError, SessionHubError) as exc:
             log.warning("kernel %s: replay of session %s stopped: %r", kernel_id, session.id, exc)
 
     async def find_kernel(self, workspace_id: str, kernel_id: str, *, revive: bool = False) -> str:
@@ -239,6 +240,7 @@ class KernelSessions:
         if session.kind != KIND:
             raise Unsupported(f"{session.kind} sessions do not run code; execute needs a kernel")
         kernel_id = await self.ensure_kernel(session)
+        await self.driver.until_watched(kernel_id)
         if self.driver.state(kernel_id).running_code:
             raise RunActive("the session's kernel is busy running other code")
         execution = self.driver.submit(kernel_id, code, record=False)

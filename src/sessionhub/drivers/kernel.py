@@ -17,6 +17,7 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,7 @@ class KernelState:
     last_activity: datetime = field(default_factory=lambda: datetime.now(UTC))
     connections: int = 0
     owner: str | None = None
+    watched: bool = False  # the iopub watcher has received a message: its subscription is live
     watcher: asyncio.Task[None] | None = None
     pending: dict[str, Execution] = field(default_factory=dict)
 
@@ -119,6 +121,7 @@ class KernelDriver(Driver):
         self._starting: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._culler: asyncio.Task[None] | None = None
+        self._held: dict[str, int] = {}  # kernels being started or replayed: never culled
         self.replay_on_restart = False
         self.started = datetime.now(UTC)
 
@@ -227,6 +230,7 @@ class KernelDriver(Driver):
         if not self.alive(kernel_id):
             return await self.ensure(kernel_id, state.name, state.owner)
         state.execution_state = "restarting"
+        state.watched = False  # the watcher's subscription joins the new process afresh
         await self.manager.restart_kernel(kernel_id, now=False)
         return state
 
@@ -280,6 +284,7 @@ class KernelDriver(Driver):
 
     def _observe(self, state: KernelState, msg: dict[str, Any]) -> None:
         state.last_activity = datetime.now(UTC)
+        state.watched = True
         msg_type = msg["header"].get("msg_type")
         content = msg.get("content") or {}
         parent_id = (msg.get("parent_header") or {}).get("msg_id")
@@ -383,6 +388,17 @@ class KernelDriver(Driver):
         return execution
 
     # idle culling
+    @contextlib.contextmanager
+    def hold(self, kernel_id: str) -> Iterator[None]:
+        """Keep the culler off this kernel while it is (re)started and replayed."""
+        self._held[kernel_id] = self._held.get(kernel_id, 0) + 1
+        try:
+            yield
+        finally:
+            self._held[kernel_id] -= 1
+            if not self._held[kernel_id]:
+                del self._held[kernel_id]
+
     def idle(self, timeout: float, now: datetime) -> list[str]:
         """Kernels alive, not busy, without websocket clients, quiet for ``timeout`` s."""
         return [
@@ -391,6 +407,7 @@ class KernelDriver(Driver):
             if state.execution_state not in ("busy", "restarting")
             and not state.connections
             and not state.pending
+            and state.id not in self._held
             and (now - state.last_activity).total_seconds() > timeout
             and self.alive(state.id)
         ]
@@ -420,6 +437,15 @@ class KernelDriver(Driver):
         finally:
             client.stop_channels()
         await self._watcher_live(kernel_id, timeout=timeout)
+
+    async def until_watched(self, kernel_id: str, *, timeout: float = 30.0) -> None:
+        """Before code is sent: our iopub watcher must be listening, or its cell goes unrecorded."""
+        if self.state(kernel_id).watched:
+            return
+        try:
+            await self._watcher_live(kernel_id, timeout=timeout)
+        except TimeoutError:
+            raise Unavailable(f"kernel {kernel_id} did not answer within {timeout:g} s") from None
 
     async def _watcher_live(self, kernel_id: str, *, timeout: float) -> None:
         """Until our iopub watcher sees the kernel's messages.

@@ -90,6 +90,15 @@ def servers(
 
 
 @pytest.fixture
+def sqlite_servers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Servers]:
+    made = Servers(settings_for(tmp_path), capsys)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture
 def jupyter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Jupyter]:
     server, key = start(tmp_path, capsys)
     hub = Jupyter(server, key)

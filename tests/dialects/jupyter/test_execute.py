@@ -16,6 +16,7 @@ from tests.dialects.jupyter.test_transcript import executions, run_cell
 
 def kernel_session(j: Jupyter, path: str = "n.ipynb") -> tuple[str, str]:
     made = j.http.post("api/sessions", json={"path": path, "type": "notebook"}).json()
+    assert "id" in made, made
     return made["id"], made["kernel"]["id"]
 
 
