@@ -220,12 +220,24 @@ class KernelSessions:
             return kernel_id
         raise NotFound(f"Kernel does not exist: {kernel_id}")
 
-    def kernels(self, workspace_id: str) -> list[dict[str, Any]]:
-        return [
+    async def kernels(self, workspace_id: str) -> list[dict[str, Any]]:
+        """Kernels running here, then the kernels of sessions that start them on first use.
+
+        JupyterLab treats a kernel missing from this list as shut down, so a session's
+        kernel is listed (as in the session model) even before it runs again.
+        """
+        models = [
             self.driver.model(state.id)
             for state in list(self.driver.kernels.values())
             if state.owner in (None, workspace_id)
         ]
+        seen = {model["id"] for model in models}
+        for session in await self.all(workspace_id):
+            kernel_id = session.attributes.get("kernel_id")
+            if kernel_id and kernel_id not in seen and not self.driver.running(kernel_id):
+                seen.add(kernel_id)
+                models.append(self.kernel_model(session))
+        return models
 
     async def execute(
         self, workspace_id: str, session_id: str, code: str, *, timeout: float = 60.0

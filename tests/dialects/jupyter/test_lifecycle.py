@@ -48,6 +48,7 @@ def test_restart_lists_sessions_and_replays_the_transcript(servers: Servers) -> 
     assert [(s["id"], s["kernel"]["id"]) for s in listed] == [(sid, kid)]
     assert listed[0]["kernel"]["execution_state"] == "starting"
     assert second.kernel_pids() == []  # started on first use only
+    assert [k["id"] for k in second.http.get("api/kernels").json()] == [kid]  # JupyterLab needs it
     assert run_cell(second, kid, "x + y") == "42"  # the websocket connect restarted it
     assert len(second.kernel_pids()) == 1
     until(lambda: len(executions(second, sid)) == 3, "the new cell recorded")
@@ -106,6 +107,7 @@ def test_idle_kernels_are_culled_and_the_session_stays(sqlite_servers: Servers) 
         assert [(s["id"], s["kernel"]["id"]) for s in j.http.get("api/sessions").json()] == [
             (sid, kid)
         ]
+        assert [k["id"] for k in j.http.get("api/kernels").json()] == [kid]
         assert text_of(c.execute(sid, "x").payload) == "5"  # restarted, transcript replayed
 
 
