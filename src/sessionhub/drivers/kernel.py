@@ -31,6 +31,7 @@ from jupyter_client.session import Session as ZmqSession
 from sessionhub.core.errors import Interrupted, Invalid, NotFound, Unavailable
 from sessionhub.core.models import Event, EventCreate, Role, Session
 from sessionhub.drivers.base import Capability, Driver, DriverHost
+from sessionhub.drivers.kernel_cull import IdleCuller
 
 if TYPE_CHECKING:
     from sessionhub.core.service import SessionService
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CHANNELS = ("shell", "iopub", "stdin", "control")
 OUTPUT_TYPES = frozenset({"stream", "execute_result", "display_data", "error"})
+UNFINISHED = frozenset({"timeout", "aborted"})  # execution statuses a replay skips
 
 
 class UnknownKernelName(Invalid):
@@ -131,9 +133,8 @@ class KernelDriver(Driver):
         settings = host.settings
         self.replay_on_restart = settings.kernel_replay_on_restart
         if settings.kernel_cull_idle_timeout > 0:
-            self._culler = asyncio.create_task(
-                self._cull_forever(settings.kernel_cull_idle_timeout, settings.kernel_cull_interval)
-            )
+            culler = IdleCuller(self, settings.kernel_cull_idle_timeout)
+            self._culler = asyncio.create_task(culler.run(settings.kernel_cull_interval))
 
     async def close(self) -> None:
         if self._culler is not None:
@@ -387,7 +388,7 @@ class KernelDriver(Driver):
         await self.settle(kernel_id, execution, timeout)
         return execution
 
-    # idle culling
+    # idle culling (sessionhub.drivers.kernel_cull)
     @contextlib.contextmanager
     def hold(self, kernel_id: str) -> Iterator[None]:
         """Keep the culler off this kernel while it is (re)started and replayed."""
@@ -399,34 +400,8 @@ class KernelDriver(Driver):
             if not self._held[kernel_id]:
                 del self._held[kernel_id]
 
-    def idle(self, timeout: float, now: datetime) -> list[str]:
-        """Kernels alive, not busy, without websocket clients, quiet for ``timeout`` s."""
-        return [
-            state.id
-            for state in list(self.kernels.values())
-            if state.execution_state not in ("busy", "restarting")
-            and not state.connections
-            and not state.pending
-            and state.id not in self._held
-            and (now - state.last_activity).total_seconds() > timeout
-            and self.alive(state.id)
-        ]
-
-    async def cull_idle(self, timeout: float) -> list[str]:
-        """Shut idle kernels down; their sessions keep them and start them on next use."""
-        culled = self.idle(timeout, datetime.now(UTC))
-        for kernel_id in culled:
-            log.info("kernel %s: culled after %.1f s idle", kernel_id, timeout)
-            await self.shutdown(kernel_id)
-        return culled
-
-    async def _cull_forever(self, timeout: float, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.cull_idle(timeout)
-            except Exception:
-                log.exception("the kernel culler failed; retrying next round")
+    def held(self, kernel_id: str) -> bool:
+        return kernel_id in self._held
 
     async def wait_ready(self, kernel_id: str, *, timeout: float = 30.0) -> None:
         """Until the kernel answers a kernel_info_request."""
@@ -518,7 +493,11 @@ class KernelDriver(Driver):
         await self.replay(session, kernel_id)
 
     async def replay(self, session: Session, kernel_id: str) -> None:
-        """Re-execute the session's recorded cells, without recording them again."""
+        """Re-execute the session's recorded cells, without recording them again.
+
+        Cells that never finished (timed out, aborted) are left out: they would hold the
+        kernel as long again.
+        """
         assert self.service is not None
         await self.wait_ready(kernel_id)
         after = 0
@@ -528,6 +507,8 @@ class KernelDriver(Driver):
             )
             for event in page.items:
                 after = event.seq
+                if event.type == "execution" and event.payload.get("status") in UNFINISHED:
+                    continue
                 if event.type == "execution":
                     code = str(event.payload.get("code", ""))
                     await self.execute(kernel_id, code, record=False)
