@@ -53,6 +53,13 @@ def test_execute_is_recorded_like_a_websocket_cell(servers: Servers) -> None:
         exported = j.http.get(f"{j.server.url}/v1/sessions/{sid}/export").json()
         assert len([e for e in exported["events"] if e["type"] == "execution"]) == 3
 
+        shared = j.http.post("api/sessions", json={"path": "s.py", "type": "console",
+                                                   "kernel": {"id": kid}}).json()  # fmt: skip
+        assert shared["kernel"]["id"] == kid
+        both = c.execute(shared["id"], "x")
+        assert text_of(both.payload) == "41" and both.session_id == shared["id"]
+        assert executions(j, sid)[-1]["payload"] == both.payload  # every session of the kernel
+
         generic = c.create_session(kind="generic")
         with pytest.raises(Unsupported) as refused:
             c.execute(generic.id, "1")

@@ -101,6 +101,8 @@ def test_idle_kernels_are_culled_and_the_session_stays(sqlite_servers: Servers) 
     sid, kid = kernel_session(j)
     with Client(base_url=j.server.url, api_key=j.key) as c:
         c.execute(sid, "x = 5")
+        stuck = c.execute(sid, "import time\ntime.sleep(120)", run_timeout=0.5)
+        assert stuck.payload["status"] == "timeout"  # not replayed (it would hold the kernel)
         pids = j.kernel_pids()
         until(lambda: j.kernel_pids() == [], "the idle kernel culled")
         assert no_kernel_processes_left(pids)
