@@ -260,6 +260,9 @@ class KernelSessions:
             await self.driver.settle(kernel_id, execution, timeout)
         except TimeoutError:
             await self._stop(kernel_id, execution, timeout)
+        except asyncio.CancelledError:
+            execution.record = True  # the caller left; the cell is recorded when it ends
+            raise
         return await self.driver.record_for(workspace_id, session.id, kernel_id, execution)
 
     async def _stop(self, kernel_id: str, execution: Execution, timeout: float) -> None:
