@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sessionhub import Client
+from sessionhub import Client, Interrupted
 from sessionhub.store.sql.store import open_store
 from tests.dialects.jupyter.conftest import Jupyter, Servers, no_kernel_processes_left
 from tests.dialects.jupyter.test_execute import kernel_session, text_of
@@ -87,8 +87,18 @@ def test_a_killed_kernel_is_reported_dead_then_restarted_on_use(jupyter: Jupyter
     [again] = jupyter.kernel_pids()
     assert again != pid
 
-    os.kill(again, signal.SIGKILL)
-    until(lambda: kernel_of(jupyter, sid)["execution_state"] == "dead", "dead again")
+    with (
+        Client(base_url=jupyter.server.url, api_key=jupyter.key) as c,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        running = pool.submit(c.execute, sid, "import time\ntime.sleep(60)")
+        until(lambda: kernel_of(jupyter, sid)["execution_state"] == "busy", "busy")
+        os.kill(again, signal.SIGKILL)
+        with pytest.raises(Interrupted) as died:
+            running.result(timeout=30)
+    assert died.value.extra["status"] == 503
+    assert kernel_of(jupyter, sid)["execution_state"] == "dead"
+    assert [e["payload"]["code"] for e in executions(jupyter, sid)] == ["6 * 7"]
     restarted = jupyter.http.post(f"api/kernels/{kid}/restart")
     assert restarted.status_code == 200 and restarted.json()["id"] == kid
     assert run_cell(jupyter, kid, "1 + 1") == "2"
