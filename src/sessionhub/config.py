@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     agent_prompt_variables: dict[str, str] = Field(
         default_factory=dict, description="Values for $<name> in custom system prompts (JSON)."
     )
+    kernel_replay_on_restart: bool = Field(
+        default=False,
+        description="Re-execute a kernel session's transcript when its kernel starts again.",
+    )
+    kernel_cull_idle_timeout: float = Field(
+        default=0.0, ge=0, description="Seconds idle before a kernel is shut down; 0 = never."
+    )
+    kernel_cull_interval: float = Field(
+        default=300.0, gt=0, description="Seconds between idle-kernel checks."
+    )
     hot_routes: bool = Field(
         default=True, description="Serve append and get through the lean Starlette routes."
     )

@@ -283,6 +283,22 @@ class AsyncClient(BaseClient):
         )
         return await self._call(call, timeout)
 
+    async def execute(
+        self,
+        session_id: str,
+        code: str,
+        *,
+        run_timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
+    ) -> Event:
+        """Run ``code`` in a kernel session; returns the recorded ``execution`` event.
+
+        ``run_timeout`` (seconds, server default 60) bounds the execution: past it the
+        kernel is interrupted and the event's status is ``timeout``. ``timeout`` is the
+        HTTP timeout, by default long enough for ``run_timeout``.
+        """
+        return await self._call(self._build_execute(session_id, code, run_timeout), timeout)
+
     # -- events ------------------------------------------------------------------
 
     async def append_event(

@@ -344,6 +344,17 @@ class BaseClient:
         request = self._request("POST", self._sessions(session_id, "rewind"), json=body)
         return Call(request, _model(RewindResult))
 
+    def _build_execute(self, session_id: str, code: str, run_timeout: float | None) -> Call[Event]:
+        body = _compact(code=code, timeout=run_timeout)
+        request = self._request("POST", self._sessions(session_id, "execute"), json=body)
+        # The answer comes when the code has run: wait that long (server default 60 s).
+        limits = self._timeout.as_dict()
+        read = limits.get("read")
+        if read is not None:
+            limits["read"] = max(read, (run_timeout or 60.0) + 15.0)
+        request.extensions["timeout"] = limits
+        return Call(request, _model(Event))
+
     # -- events -------------------------------------------------------------
 
     def _build_append_event(

@@ -29,6 +29,7 @@ from sessionhub.core.errors import (
     AlreadyExists,
     Conflict,
     Forbidden,
+    Interrupted,
     Invalid,
     NotFound,
     PathNotAllowed,
@@ -80,6 +81,7 @@ _SERVER_ERRORS: tuple[type[SessionHubError], ...] = (
     Unauthorized,
     Forbidden,
     Unsupported,
+    Interrupted,
     Unavailable,
 )
 

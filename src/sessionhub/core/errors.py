@@ -14,6 +14,7 @@
     ├── Forbidden                a valid key without the needed scope
     ├── Unsupported              the session's driver lacks a capability
     └── Unavailable              a dependency (database, driver) cannot serve now
+        └── Interrupted          work stopped unfinished (timed out, its process died)
 
 Each API surface maps these classes to its own envelope in one table
 (``sessionhub.api.problems`` for the native API).
@@ -93,3 +94,7 @@ class Unsupported(SessionHubError):
 
 class Unavailable(SessionHubError):
     title = "Service Unavailable"
+
+
+class Interrupted(Unavailable):
+    title = "Interrupted"

@@ -1,25 +1,41 @@
 """Kernel sessions: the rules of a session that is a notebook/console/file bound to a kernel.
 
 A kernel session's ``name`` is its path, so "create or return the session at this
-path" is the store's atomic get-or-create on (workspace, kind, name); a per-path lock
-keeps a second caller in this process from seeing the session before its kernel is
-bound. The kernel a session uses is in its attributes; several sessions may share
-one, and a kernel is shut down only when the last session using it lets go.
+path" is the store's atomic get-or-create on (workspace, kind, name). The kernel's
+id is minted before that create and stored with the row, so whichever caller (or
+server process) wins starts the one kernel and every other caller gets the same
+session and kernel id; a per-path lock keeps a second caller in this process from
+seeing the session before its kernel is started. The kernel a session uses is in
+its attributes; several sessions may share one, and a kernel is shut down only when
+the last session using it lets go. A session whose kernel is not running here
+(server restart, culled, died) gets it started again on first use, its transcript
+replayed when the driver is configured to.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from sessionhub.core.errors import Invalid, NotFound
-from sessionhub.core.models import Session, SessionCreate, SessionQuery, SessionUpdate
+from sessionhub.core.errors import (
+    Interrupted,
+    Invalid,
+    NotFound,
+    RunActive,
+    SessionHubError,
+    Unsupported,
+)
+from sessionhub.core.models import Event, Session, SessionCreate, SessionQuery, SessionUpdate
 from sessionhub.core.service import SessionService
 from sessionhub.drivers.kernel import Execution, KernelDriver
 
 KIND = "kernel"
+INTERRUPT_GRACE = 10.0  # seconds an interrupted execution gets to stop
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,6 +43,7 @@ class KernelSessions:
     service: SessionService
     driver: KernelDriver
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    _reviving: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @classmethod
     def of(cls, service: SessionService) -> KernelSessions:
@@ -81,11 +98,18 @@ class KernelSessions:
         """The session at ``path``, created with its kernel when there is none."""
         lock = self._locks.setdefault((workspace_id, path), asyncio.Lock())
         async with lock:
-            if kernel_id is None or not self.driver.running(kernel_id):
+            attach = kernel_id is not None and self.driver.running(kernel_id)
+            if attach and not self.driver.owned_by(str(kernel_id), workspace_id):
+                raise Invalid(f"No such kernel: {kernel_id}")
+            if attach:
+                kernel_name = self.driver.state(str(kernel_id)).name
+            else:
                 kernel_name = await self.driver.check_name(kernel_name)
+            kernel_id = kernel_id or str(uuid.uuid4())
             spec = SessionCreate(
                 kind=KIND, name=path, title=name or None,
-                attributes={"path": path, "type": type, "jupyter_name": name},
+                attributes={"path": path, "type": type, "jupyter_name": name,
+                            "kernel_id": kernel_id, "kernel_name": kernel_name},
             )  # fmt: skip
             created = await self.service.create(workspace_id, spec, if_exists="return")
             session = created.session
@@ -137,8 +161,10 @@ class KernelSessions:
     async def _switch(self, session: Session, kernel_id: str | None, name: str | None) -> Session:
         old = str(session.attributes.get("kernel_id", ""))
         if kernel_id is not None:
-            if not self.driver.running(kernel_id):
-                raise Invalid(f"No such kernel: {kernel_id}")
+            try:
+                await self.find_kernel(session.workspace_id, kernel_id)
+            except NotFound:
+                raise Invalid(f"No such kernel: {kernel_id}") from None
             updated = await self._attach(session, None, kernel_id)
         else:
             updated = await self._attach(session, await self.driver.check_name(name), None)
@@ -158,32 +184,99 @@ class KernelSessions:
         if not kernel_id:
             session = await self._attach(session, await self.driver.check_name(name), None)
             return str(session.attributes["kernel_id"])
-        await self.driver.ensure(kernel_id, name, session.workspace_id)
         self.driver.bind(session)
+        lock = self._reviving.setdefault(kernel_id, asyncio.Lock())
+        async with lock:
+            revive = not self.driver.alive(kernel_id)
+            with self.driver.hold(kernel_id):
+                await self.driver.ensure(kernel_id, name, session.workspace_id)
+                if revive and self.driver.replay_on_restart:
+                    await self._replay(session, kernel_id)
+        if not lock.locked():
+            self._reviving.pop(kernel_id, None)
         return kernel_id
 
-    async def find_kernel(self, workspace_id: str, kernel_id: str) -> str:
-        """A kernel this workspace may use; a session's kernel starts again on first use."""
+    async def _replay(self, session: Session, kernel_id: str) -> None:
+        try:
+            await self.driver.replay(session, kernel_id)
+        except (TimeoutError, RuntimeError, SessionHubError) as exc:
+            log.warning("kernel %s: replay of session %s stopped: %r", kernel_id, session.id, exc)
+
+    async def find_kernel(self, workspace_id: str, kernel_id: str, *, revive: bool = False) -> str:
+        """A kernel this workspace may use; a session's kernel starts again on first use.
+
+        A kernel that died is handed out as it is (reported ``dead``) unless ``revive``.
+        """
         if self.driver.running(kernel_id):
-            if self.driver.state(kernel_id).owner in (None, workspace_id):
+            if not self.driver.owned_by(kernel_id, workspace_id):
+                raise NotFound(f"Kernel does not exist: {kernel_id}")
+            if not revive or self.driver.alive(kernel_id):
                 return kernel_id
-            raise NotFound(f"Kernel does not exist: {kernel_id}")
         for session in await self.all(workspace_id):
             if session.attributes.get("kernel_id") == kernel_id:
                 return await self.ensure_kernel(session)
+        if self.driver.running(kernel_id):  # a dead kernel no session uses
+            await self.driver.restart(kernel_id)
+            return kernel_id
         raise NotFound(f"Kernel does not exist: {kernel_id}")
 
-    def kernels(self, workspace_id: str) -> list[dict[str, Any]]:
-        return [
+    async def kernels(self, workspace_id: str) -> list[dict[str, Any]]:
+        """Kernels running here, then the kernels of sessions that start them on first use.
+
+        JupyterLab treats a kernel missing from this list as shut down, so a session's
+        kernel is listed (as in the session model) even before it runs again.
+        """
+        models = [
             self.driver.model(state.id)
             for state in list(self.driver.kernels.values())
             if state.owner in (None, workspace_id)
         ]
+        seen = {model["id"] for model in models}
+        for session in await self.all(workspace_id):
+            kernel_id = session.attributes.get("kernel_id")
+            if kernel_id and kernel_id not in seen and not self.driver.running(kernel_id):
+                seen.add(kernel_id)
+                models.append(self.kernel_model(session))
+        return models
 
-    async def execute(self, workspace_id: str, session_id: str, code: str) -> Execution:
-        session = await self.get(workspace_id, session_id)
+    async def execute(
+        self, workspace_id: str, session_id: str, code: str, *, timeout: float = 60.0
+    ) -> Event:
+        """Run ``code`` in the session's kernel; the answer is the recorded execution event.
+
+        One execution at a time: code already running on the kernel (from this API or a
+        websocket client) makes this a RunActive. Past ``timeout`` the kernel is
+        interrupted and the execution is recorded with status ``timeout``.
+        """
+        session = await self.service.get(workspace_id, session_id)
+        if session.kind != KIND:
+            raise Unsupported(f"{session.kind} sessions do not run code; execute needs a kernel")
         kernel_id = await self.ensure_kernel(session)
-        return await self.driver.execute(kernel_id, code)
+        await self.driver.until_watched(kernel_id)
+        if self.driver.state(kernel_id).running_code:
+            raise RunActive("the session's kernel is busy running other code")
+        execution = self.driver.submit(kernel_id, code, record=False)
+        try:
+            await self.driver.settle(kernel_id, execution, timeout)
+        except TimeoutError:
+            await self._stop(kernel_id, execution, timeout)
+        except asyncio.CancelledError:
+            execution.record = True  # the caller left; the cell is recorded when it ends
+            raise
+        return await self.driver.record_for(workspace_id, session.id, kernel_id, execution)
+
+    async def _stop(self, kernel_id: str, execution: Execution, timeout: float) -> None:
+        """Interrupt an execution past its timeout; it is recorded once it does stop."""
+        await self.driver.interrupt(kernel_id)
+        try:
+            await self.driver.settle(kernel_id, execution, INTERRUPT_GRACE)
+        except TimeoutError:
+            execution.record = True
+            raise Interrupted(
+                f"the code ran past its {timeout:g} s timeout and did not stop when "
+                "interrupted; it is recorded when it finishes"
+            ) from None
+        execution.status = "timeout"
 
 
 _INSTANCES: dict[int, KernelSessions] = {}

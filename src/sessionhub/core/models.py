@@ -175,6 +175,13 @@ class RewindRequest(Model):
     cleanup_files: bool = False
 
 
+class ExecuteRequest(Model):
+    """``POST /v1/sessions/{id}/execute``: code for a kernel session."""
+
+    code: Annotated[str, StringConstraints(max_length=1_000_000)]
+    timeout: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] = 60.0
+
+
 class RewindResult(Model):
     session: Session
     deleted_events: int

@@ -3,9 +3,11 @@
 The driver owns the kernel processes of this server process. A session keeps its
 kernel's id and name in ``attributes`` (``kernel_id``, ``kernel_name``); the kernel
 itself lives only as long as the server, so a session whose kernel is not running
-gets one again, under the same id, on first use (``ensure``). One watcher per kernel
-reads its iopub channel to keep ``execution_state`` and ``last_activity`` current
-and to collect the outputs of executions that are being recorded.
+(server restart, culled, died) gets one again, under the same id, on first use
+(``ensure``). One watcher per kernel reads its iopub channel to keep
+``execution_state`` and ``last_activity`` current and to collect the outputs of
+executions that are being recorded. With an idle timeout set, a culler shuts down
+kernels that sat idle, without a websocket client, for longer than that.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -25,9 +28,10 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_client.session import Session as ZmqSession
 
-from sessionhub.core.errors import Invalid, NotFound, Unavailable
-from sessionhub.core.models import EventCreate, Role, Session
+from sessionhub.core.errors import Interrupted, Invalid, NotFound, Unavailable
+from sessionhub.core.models import Event, EventCreate, Role, Session
 from sessionhub.drivers.base import Capability, Driver, DriverHost
+from sessionhub.drivers.kernel_cull import IdleCuller
 
 if TYPE_CHECKING:
     from sessionhub.core.service import SessionService
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CHANNELS = ("shell", "iopub", "stdin", "control")
 OUTPUT_TYPES = frozenset({"stream", "execute_result", "display_data", "error"})
+UNFINISHED = frozenset({"timeout", "aborted"})  # execution statuses a replay skips
 
 
 class UnknownKernelName(Invalid):
@@ -56,6 +61,7 @@ class Execution:
     status: str = "ok"
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     record: bool = True
+    probe: bool = False  # a kernel_info_request of ours, not user code
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -67,8 +73,13 @@ class KernelState:
     last_activity: datetime = field(default_factory=lambda: datetime.now(UTC))
     connections: int = 0
     owner: str | None = None
+    watched: bool = False  # the iopub watcher has received a message: its subscription is live
     watcher: asyncio.Task[None] | None = None
     pending: dict[str, Execution] = field(default_factory=dict)
+
+    @property
+    def running_code(self) -> bool:
+        return any(not e.probe for e in self.pending.values())
 
     def model(self) -> dict[str, Any]:
         stamp = self.last_activity.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -111,13 +122,25 @@ class KernelDriver(Driver):
         self.users: dict[str, set[tuple[str, str]]] = defaultdict(set)
         self._starting: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._culler: asyncio.Task[None] | None = None
+        self._held: dict[str, int] = {}  # kernels being started or replayed: never culled
+        self.replay_on_restart = False
         self.started = datetime.now(UTC)
 
     # lifecycle
     async def open(self, host: DriverHost) -> None:
         self.service = host.service
+        settings = host.settings
+        self.replay_on_restart = settings.kernel_replay_on_restart
+        if settings.kernel_cull_idle_timeout > 0:
+            culler = IdleCuller(self, settings.kernel_cull_idle_timeout)
+            self._culler = asyncio.create_task(culler.run(settings.kernel_cull_interval))
 
     async def close(self) -> None:
+        if self._culler is not None:
+            self._culler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._culler
         for state in list(self.kernels.values()):
             await self.shutdown(state.id)
 
@@ -169,13 +192,24 @@ class KernelDriver(Driver):
         self._starting.pop(kernel_id, None)
         return state
 
-    async def ensure(self, kernel_id: str, name: str | None, owner: str) -> KernelState:
-        """The kernel, started again under its id when this process does not run it."""
-        if kernel_id in self.kernels:
-            return self.kernels[kernel_id]
+    def owned_by(self, kernel_id: str, workspace_id: str) -> bool:
+        """Whether the kernel runs here and that workspace may use it."""
+        state = self.kernels.get(kernel_id)
+        return state is not None and state.owner in (None, workspace_id)
+
+    async def ensure(self, kernel_id: str, name: str | None, owner: str | None) -> KernelState:
+        """The kernel, started again under its id when this process does not run it
+        (or its process died); another workspace's kernel is not found."""
+        state = self.kernels.get(kernel_id)
+        if state is not None and owner is not None and state.owner not in (None, owner):
+            raise NotFound(f"Kernel does not exist: {kernel_id}")
+        if state is not None and self.alive(kernel_id):
+            return state
+        if state is not None:
+            await self.shutdown(kernel_id, now=True)
         return await self.start(name, kernel_id, owner=owner)
 
-    async def shutdown(self, kernel_id: str) -> None:
+    async def shutdown(self, kernel_id: str, *, now: bool = False) -> None:
         state = self.kernels.pop(kernel_id, None)
         if state is None:
             return
@@ -185,7 +219,7 @@ class KernelDriver(Driver):
             pending.status = "aborted"
             pending.done.set()
         with contextlib.suppress(KeyError):
-            await self.manager.shutdown_kernel(kernel_id, now=False)
+            await self.manager.shutdown_kernel(kernel_id, now=now)
 
     async def interrupt(self, kernel_id: str) -> None:
         self.state(kernel_id)
@@ -194,14 +228,27 @@ class KernelDriver(Driver):
 
     async def restart(self, kernel_id: str) -> KernelState:
         state = self.state(kernel_id)
+        if not self.alive(kernel_id):
+            return await self.ensure(kernel_id, state.name, state.owner)
         state.execution_state = "restarting"
+        state.watched = False  # the watcher's subscription joins the new process afresh
         await self.manager.restart_kernel(kernel_id, now=False)
         return state
 
+    def alive(self, kernel_id: str) -> bool:
+        """Whether the kernel runs here and its process has not exited."""
+        if kernel_id not in self.kernels:
+            return False
+        try:
+            provisioner = self.manager.get_kernel(kernel_id).provisioner
+        except KeyError:
+            return False
+        process = getattr(provisioner, "process", None)
+        return process is None or process.poll() is None
+
     def model(self, kernel_id: str) -> dict[str, Any]:
         state = self.state(kernel_id)
-        process = getattr(self.manager.get_kernel(kernel_id).provisioner, "process", None)
-        if process is not None and process.poll() is not None:
+        if not self.alive(kernel_id):
             state.execution_state = "dead"
         return state.model()
 
@@ -238,6 +285,7 @@ class KernelDriver(Driver):
 
     def _observe(self, state: KernelState, msg: dict[str, Any]) -> None:
         state.last_activity = datetime.now(UTC)
+        state.watched = True
         msg_type = msg["header"].get("msg_type")
         content = msg.get("content") or {}
         parent_id = (msg.get("parent_header") or {}).get("msg_id")
@@ -262,10 +310,17 @@ class KernelDriver(Driver):
                 task.add_done_callback(self._tasks.discard)
 
     async def _record(self, kernel_id: str, execution: Execution) -> None:
-        """Append the finished execution to every session using the kernel."""
+        await self.record(kernel_id, execution)
+
+    async def record(
+        self, kernel_id: str, execution: Execution, *, skip: tuple[str, str] | None = None
+    ) -> None:
+        """Append the finished execution to every session using the kernel (but ``skip``)."""
         assert self.service is not None
         event = transcript_event(execution)
         for workspace_id, session_id in list(self.users.get(kernel_id, ())):
+            if (workspace_id, session_id) == skip:
+                continue
             try:
                 await self.service.append(workspace_id, session_id, [event])
             except NotFound:
@@ -273,16 +328,26 @@ class KernelDriver(Driver):
             except Exception:
                 log.exception("kernel %s: could not record %s", kernel_id, execution.msg_id)
 
-    def track(self, kernel_id: str, msg_id: str, code: str, *, record: bool = True) -> Execution:
+    async def record_for(
+        self, workspace_id: str, session_id: str, kernel_id: str, execution: Execution
+    ) -> Event:
+        """Record for this session first (its event is the answer), then for the others."""
+        assert self.service is not None
+        event = transcript_event(execution)
+        [recorded] = await self.service.append(workspace_id, session_id, [event])
+        await self.record(kernel_id, execution, skip=(workspace_id, session_id))
+        return recorded
+
+    def track(
+        self, kernel_id: str, msg_id: str, code: str, *, record: bool = True, probe: bool = False
+    ) -> Execution:
         """Collect the outputs of one execute_request (sent by us or a websocket client)."""
-        execution = Execution(msg_id=msg_id, code=code, record=record)
+        execution = Execution(msg_id=msg_id, code=code, record=record, probe=probe)
         self.state(kernel_id).pending[msg_id] = execution
         return execution
 
-    async def execute(
-        self, kernel_id: str, code: str, *, timeout: float = 60.0, record: bool = True
-    ) -> Execution:
-        """Run ``code`` on the kernel and wait for it to finish."""
+    def submit(self, kernel_id: str, code: str, *, record: bool = True) -> Execution:
+        """Send an execute_request; the returned execution completes on the kernel's idle."""
         session = self.session_for(kernel_id)
         socket = self.connect(kernel_id, "shell", session.bsession)
         try:
@@ -292,10 +357,51 @@ class KernelDriver(Driver):
             })  # fmt: skip
             execution = self.track(kernel_id, msg["header"]["msg_id"], code, record=record)
             session.send(socket, msg)
-            await asyncio.wait_for(execution.done.wait(), timeout)
         finally:
-            socket.close(linger=0)
+            socket.close(linger=1000)
         return execution
+
+    async def settle(self, kernel_id: str, execution: Execution, timeout: float) -> None:
+        """Until the execution is done; TimeoutError after ``timeout``, Interrupted if it dies."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not execution.done.is_set():
+            if not self.alive(kernel_id):
+                self.forget(kernel_id, execution)
+                raise Interrupted(f"kernel {kernel_id} died while running the code")
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(execution.done.wait(), min(left, 0.5))
+
+    def forget(self, kernel_id: str, execution: Execution) -> None:
+        state = self.kernels.get(kernel_id)
+        if state is not None:
+            state.pending.pop(execution.msg_id, None)
+
+    async def execute(
+        self, kernel_id: str, code: str, *, timeout: float = 60.0, record: bool = True
+    ) -> Execution:
+        """Run ``code`` on the kernel and wait for it to finish."""
+        execution = self.submit(kernel_id, code, record=record)
+        await self.settle(kernel_id, execution, timeout)
+        return execution
+
+    # idle culling (sessionhub.drivers.kernel_cull)
+    @contextlib.contextmanager
+    def hold(self, kernel_id: str) -> Iterator[None]:
+        """Keep the culler off this kernel while it is (re)started and replayed."""
+        self._held[kernel_id] = self._held.get(kernel_id, 0) + 1
+        try:
+            yield
+        finally:
+            self._held[kernel_id] -= 1
+            if not self._held[kernel_id]:
+                del self._held[kernel_id]
+
+    def held(self, kernel_id: str) -> bool:
+        return kernel_id in self._held
 
     async def wait_ready(self, kernel_id: str, *, timeout: float = 30.0) -> None:
         """Until the kernel answers a kernel_info_request."""
@@ -306,6 +412,15 @@ class KernelDriver(Driver):
         finally:
             client.stop_channels()
         await self._watcher_live(kernel_id, timeout=timeout)
+
+    async def until_watched(self, kernel_id: str, *, timeout: float = 30.0) -> None:
+        """Before code is sent: our iopub watcher must be listening, or its cell goes unrecorded."""
+        if self.state(kernel_id).watched:
+            return
+        try:
+            await self._watcher_live(kernel_id, timeout=timeout)
+        except TimeoutError:
+            raise Unavailable(f"kernel {kernel_id} did not answer within {timeout:g} s") from None
 
     async def _watcher_live(self, kernel_id: str, *, timeout: float) -> None:
         """Until our iopub watcher sees the kernel's messages.
@@ -320,7 +435,7 @@ class KernelDriver(Driver):
         while True:
             socket = self.connect(kernel_id, "shell", session.bsession)
             msg = session.msg("kernel_info_request", {})
-            probe = self.track(kernel_id, msg["header"]["msg_id"], "", record=False)
+            probe = self.track(kernel_id, msg["header"]["msg_id"], "", record=False, probe=True)
             try:
                 session.send(socket, msg)
                 await asyncio.wait_for(probe.done.wait(), 0.5)
@@ -378,7 +493,11 @@ class KernelDriver(Driver):
         await self.replay(session, kernel_id)
 
     async def replay(self, session: Session, kernel_id: str) -> None:
-        """Re-execute the session's recorded cells, without recording them again."""
+        """Re-execute the session's recorded cells, without recording them again.
+
+        Cells that never finished (timed out, aborted) are left out: they would hold the
+        kernel as long again.
+        """
         assert self.service is not None
         await self.wait_ready(kernel_id)
         after = 0
@@ -388,6 +507,8 @@ class KernelDriver(Driver):
             )
             for event in page.items:
                 after = event.seq
+                if event.type == "execution" and event.payload.get("status") in UNFINISHED:
+                    continue
                 if event.type == "execution":
                     code = str(event.payload.get("code", ""))
                     await self.execute(kernel_id, code, record=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,15 +32,70 @@ class Jupyter:
         return [km.provisioner.pid for km in driver.manager._kernels.values()]
 
 
-def start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[LiveServer, str]:
-    settings = Settings(
-        data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path}/db.sqlite",
-        no_auth=False, log_format="text",
+def settings_for(tmp_path: Path, database_url: str | None = None, **extra: Any) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data", database_url=database_url or f"sqlite:///{tmp_path}/db.sqlite",
+        no_auth=False, log_format="text", **extra,
     )  # fmt: skip
-    server = LiveServer(create_app(settings)).__enter__()
+
+
+def start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], settings: Settings | None = None
+) -> tuple[LiveServer, str]:
+    server = LiveServer(create_app(settings or settings_for(tmp_path))).__enter__()
     out = capsys.readouterr().out
     key = next(line.split(": ", 1)[1] for line in out.splitlines() if "admin API key" in line)
     return server, key
+
+
+class Servers:
+    """Live servers on one database and data dir, started and stopped by a test."""
+
+    def __init__(self, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+        self.settings, self.capsys = settings, capsys
+        self.key = ""
+        self.running: list[Jupyter] = []
+
+    def start(self, **changes: Any) -> Jupyter:
+        settings = self.settings.model_copy(update=changes)
+        server = LiveServer(create_app(settings)).__enter__()
+        out = self.capsys.readouterr().out
+        for line in out.splitlines():
+            if "admin API key" in line:
+                self.key = line.split(": ", 1)[1]
+        hub = Jupyter(server, self.key)
+        self.running.append(hub)
+        return hub
+
+    def stop(self, hub: Jupyter) -> None:
+        self.running.remove(hub)
+        hub.http.close()
+        hub.server.__exit__(None, None, None)
+
+    def close(self) -> None:
+        for hub in list(self.running):
+            self.stop(hub)
+
+
+@pytest.fixture
+def servers(
+    tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Servers]:
+    """Start servers on SQLite, then on PostgreSQL (the ``database_url`` parameter)."""
+    made = Servers(settings_for(tmp_path, database_url), capsys)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture
+def sqlite_servers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Servers]:
+    made = Servers(settings_for(tmp_path), capsys)
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 @pytest.fixture

@@ -10,11 +10,14 @@ from fastapi import APIRouter, Header, Query, Response
 from sessionhub.api.body import json_response
 from sessionhub.api.deps import CurrentPrincipal, IfMatch, OwnedSession, Service, SessionId
 from sessionhub.core.errors import Invalid, Unsupported
+from sessionhub.core.kernels import KernelSessions
 from sessionhub.core.machine_sessions import KIND as MACHINE
 from sessionhub.core.machine_sessions import MachineSessions
 from sessionhub.core.machines import TimeoutExtension
 from sessionhub.core.models import (
     CancelResult,
+    Event,
+    ExecuteRequest,
     ForkRequest,
     Page,
     RewindRequest,
@@ -156,3 +159,14 @@ async def extend_timeout(
         raise Unsupported(f"a {session.kind} session has no lease timeout to extend")
     leases = MachineSessions(service)
     return await leases.extend(principal.workspace_id, session_id, request.add_seconds)
+
+
+@router.post("/{session_id}/execute", response_model=Event)
+async def execute(
+    session_id: SessionId, request: ExecuteRequest, principal: CurrentPrincipal, service: Service
+) -> Event:
+    """Run code in a kernel session; the answer is the recorded ``execution`` event."""
+    kernels = KernelSessions.of(service)
+    return await kernels.execute(
+        principal.workspace_id, session_id, request.code, timeout=request.timeout
+    )

@@ -206,11 +206,26 @@ class CreateSession(WriteJob[Created]):
             await lock_session(conn, self.workspace_id, self.spec.parent_id)
         sid = self.session_id or new_id()
         try:
-            await conn.execute(INSERT_SESSION, self._params(sid))
+            await self._insert(conn, sid)
         except UNIQUE_ERRORS as exc:
+            # Another process inserted the same name since _existing looked.
+            replay = await self._existing(conn) if self._may_return else None
+            if replay is not None:
+                return replay
             raise AlreadyExists(f"session {sid} already exists") from exc
         notices.append(Notice("created", sid))
         return Created(session_from_row(await reread(conn, sid)))
+
+    @property
+    def _may_return(self) -> bool:
+        return self.if_exists == "return" and self.spec.name is not None
+
+    async def _insert(self, conn: Conn, sid: str) -> None:
+        if not self._may_return:
+            await conn.execute(INSERT_SESSION, self._params(sid))
+            return
+        async with conn.savepoint():  # the batch goes on to read the winner's row
+            await conn.execute(INSERT_SESSION, self._params(sid))
 
     async def _existing(self, conn: Conn) -> Created | None:
         if self.idempotency_key is not None:

@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sessionhub.api.deps import bearer_secret
 from sessionhub.api.hub import Hub
-from sessionhub.core.errors import NotFound
+from sessionhub.core.errors import NotFound, Unavailable
 from sessionhub.core.kernels import KernelSessions
 from sessionhub.drivers.kernel import CHANNELS, KernelDriver
 
@@ -94,9 +94,13 @@ async def channels(ws: WebSocket, kernel_id: str) -> None:
         return
     sessions = KernelSessions.of(hub.service)
     try:
-        await sessions.find_kernel(workspace_id, kernel_id)
+        await sessions.find_kernel(workspace_id, kernel_id, revive=True)
+        await sessions.driver.until_watched(kernel_id)
     except NotFound:
         await ws.close(code=1008)
+        return
+    except Unavailable:
+        await ws.close(code=1011)
         return
     v1 = V1 in ws.scope.get("subprotocols", [])
     bridge = Bridge(sessions.driver, kernel_id, ws, v1=v1)

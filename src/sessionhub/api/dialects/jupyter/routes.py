@@ -97,7 +97,7 @@ async def delete_session(session_id: str, c: CallerDep) -> Response:
 # kernels
 @router.get("/api/kernels")
 async def list_kernels(c: CallerDep) -> list[dict[str, Any]]:
-    return c.sessions.kernels(c.workspace_id)
+    return await c.sessions.kernels(c.workspace_id)
 
 
 @router.post("/api/kernels", status_code=201)
@@ -161,7 +161,7 @@ def spec_model(name: str, found: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/api/status")
 async def status(c: CallerDep) -> dict[str, Any]:
-    kernels = c.sessions.kernels(c.workspace_id)
+    kernels = await c.sessions.kernels(c.workspace_id)
     stamps = [k["last_activity"] for k in kernels]
     return {
         "started": iso(c.sessions.driver.started), "kernels": len(kernels),
