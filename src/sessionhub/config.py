@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     agent_prompt_variables: dict[str, str] = Field(
         default_factory=dict, description="Values for $<name> in custom system prompts (JSON)."
     )
+    kernel_pool_size: int = Field(
+        default=0, ge=0, le=64, description="Warm kernels kept started per pooled kernelspec."
+    )
+    kernel_pool_kernelspecs: str = Field(
+        default="", description="Comma-separated kernelspecs to pool; empty: the default one."
+    )
     hot_routes: bool = Field(
         default=True, description="Serve append and get through the lean Starlette routes."
     )
@@ -69,6 +75,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'sessionhub.db').resolve()}"
+
+    @property
+    def kernel_pool_names(self) -> list[str]:
+        """The kernelspecs named in ``kernel_pool_kernelspecs`` ([] means the default)."""
+        return [name.strip() for name in self.kernel_pool_kernelspecs.split(",") if name.strip()]
 
     @property
     def files_dir(self) -> Path:

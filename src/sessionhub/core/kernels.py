@@ -102,7 +102,10 @@ class KernelSessions:
         if kernel_id is not None and self.driver.running(kernel_id):
             state = self.driver.state(kernel_id)
         else:
-            state = await self.driver.start(name, kernel_id, owner=session.workspace_id)
+            directory = self.service.files.directory(session.workspace_id, session.id)
+            state = await self.driver.start(
+                name, kernel_id, owner=session.workspace_id, cwd=directory
+            )
         updated = await self.service.store.set_attributes(
             workspace_id=session.workspace_id, session_id=session.id,
             attributes={"kernel_id": state.id, "kernel_name": state.name},
@@ -158,7 +161,8 @@ class KernelSessions:
         if not kernel_id:
             session = await self._attach(session, await self.driver.check_name(name), None)
             return str(session.attributes["kernel_id"])
-        await self.driver.ensure(kernel_id, name, session.workspace_id)
+        directory = self.service.files.directory(session.workspace_id, session.id)
+        await self.driver.ensure(kernel_id, name, session.workspace_id, directory)
         self.driver.bind(session)
         return kernel_id
 

@@ -17,6 +17,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -28,6 +29,7 @@ from jupyter_client.session import Session as ZmqSession
 from sessionhub.core.errors import Invalid, NotFound, Unavailable
 from sessionhub.core.models import EventCreate, Role, Session
 from sessionhub.drivers.base import Capability, Driver, DriverHost
+from sessionhub.drivers.kernel_pool import KernelPool
 
 if TYPE_CHECKING:
     from sessionhub.core.service import SessionService
@@ -112,12 +114,18 @@ class KernelDriver(Driver):
         self._starting: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.started = datetime.now(UTC)
+        self.pool: KernelPool | None = None
 
     # lifecycle
     async def open(self, host: DriverHost) -> None:
         self.service = host.service
+        self.pool = KernelPool.from_settings(self, host.settings)
+        if self.pool is not None:
+            self.pool.start()
 
     async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
         for state in list(self.kernels.values()):
             await self.shutdown(state.id)
 
@@ -148,17 +156,24 @@ class KernelDriver(Driver):
             raise NotFound(f"Kernel does not exist: {kernel_id}") from None
 
     async def start(
-        self, name: str | None = None, kernel_id: str | None = None, *, owner: str | None = None
-    ) -> KernelState:
-        """Start a kernel; ``owner`` is the workspace that may see it."""
+        self, name: str | None = None, kernel_id: str | None = None, *,
+        owner: str | None = None, cwd: Path | None = None,
+    ) -> KernelState:  # fmt: skip
+        """Start a kernel in ``cwd`` (a warm one from the pool when it has one); ``owner``
+        is the workspace that may see it."""
         name = await self.check_name(name)
+        if kernel_id is None and self.pool is not None:
+            pooled = await self.pool.take(name, owner=owner, cwd=cwd)
+            if pooled is not None:
+                return pooled
         kernel_id = kernel_id or str(uuid.uuid4())
         lock = self._starting.setdefault(kernel_id, asyncio.Lock())
         async with lock:
             if kernel_id in self.kernels:
                 return self.kernels[kernel_id]
             try:
-                await self.manager.start_kernel(kernel_name=name, kernel_id=kernel_id)
+                where = {"cwd": str(cwd.absolute())} if cwd is not None else {}
+                await self.manager.start_kernel(kernel_name=name, kernel_id=kernel_id, **where)
             except NoSuchKernel:
                 raise UnknownKernelName(name) from None
             except Exception as exc:
@@ -169,11 +184,13 @@ class KernelDriver(Driver):
         self._starting.pop(kernel_id, None)
         return state
 
-    async def ensure(self, kernel_id: str, name: str | None, owner: str) -> KernelState:
+    async def ensure(
+        self, kernel_id: str, name: str | None, owner: str, cwd: Path | None = None
+    ) -> KernelState:
         """The kernel, started again under its id when this process does not run it."""
         if kernel_id in self.kernels:
             return self.kernels[kernel_id]
-        return await self.start(name, kernel_id, owner=owner)
+        return await self.start(name, kernel_id, owner=owner, cwd=cwd)
 
     async def shutdown(self, kernel_id: str) -> None:
         state = self.kernels.pop(kernel_id, None)
@@ -357,7 +374,9 @@ class KernelDriver(Driver):
     # fork and rewind: replay the kept cells in a kernel
     async def on_fork(self, source: Session, fork: Session) -> None:
         assert self.service is not None
-        state = await self.start(source.attributes.get("kernel_name"), owner=fork.workspace_id)
+        directory = self.service.files.directory(fork.workspace_id, fork.id)
+        name = source.attributes.get("kernel_name")
+        state = await self.start(name, owner=fork.workspace_id, cwd=directory)
         updated = await self.service.store.set_attributes(
             workspace_id=fork.workspace_id, session_id=fork.id,
             attributes={"kernel_id": state.id, "kernel_name": state.name},
@@ -372,8 +391,10 @@ class KernelDriver(Driver):
         if kernel_id in self.kernels:
             await self.restart(kernel_id)
         else:
+            assert self.service is not None
             name = session.attributes.get("kernel_name")
-            await self.ensure(kernel_id, name, session.workspace_id)
+            directory = self.service.files.directory(session.workspace_id, session.id)
+            await self.ensure(kernel_id, name, session.workspace_id, directory)
         self.bind(session)
         await self.replay(session, kernel_id)
 

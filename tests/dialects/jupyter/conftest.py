@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,10 +32,12 @@ class Jupyter:
         return [km.provisioner.pid for km in driver.manager._kernels.values()]
 
 
-def start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[LiveServer, str]:
+def start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], **extra: Any
+) -> tuple[LiveServer, str]:
     settings = Settings(
         data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path}/db.sqlite",
-        no_auth=False, log_format="text",
+        no_auth=False, log_format="text", **extra,
     )  # fmt: skip
     server = LiveServer(create_app(settings)).__enter__()
     out = capsys.readouterr().out
