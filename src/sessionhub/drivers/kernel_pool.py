@@ -64,6 +64,7 @@ class KernelPool:
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._discarding: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_settings(cls, driver: KernelDriver, settings: Settings) -> KernelPool | None:
@@ -88,18 +89,33 @@ class KernelPool:
             kernel_id = queue.popleft()
             self._publish(name)
             self._wake.set()
-            if await self._alive(kernel_id):
-                try:
-                    if cwd is not None:
-                        await self._move(kernel_id, cwd.absolute())
-                except (TimeoutError, RuntimeError, OSError, zmq.ZMQError) as exc:
-                    log.warning("pooled kernel %s could not be handed out: %s", kernel_id, exc)
-                else:
-                    state = self.driver.state(kernel_id)
-                    state.owner = owner
-                    return state
-            await self.driver.shutdown(kernel_id)
+            handed = False
+            try:
+                handed = await self._hand_out(kernel_id, cwd)
+            finally:
+                if not handed:  # dead, unmovable, or the taker was cancelled
+                    self._discard(kernel_id)
+            if handed:
+                state = self.driver.state(kernel_id)
+                state.owner = owner
+                return state
         return None
+
+    async def _hand_out(self, kernel_id: str, cwd: Path | None) -> bool:
+        if not await self._alive(kernel_id):
+            return False
+        try:
+            if cwd is not None:
+                await self._move(kernel_id, cwd.absolute())
+        except (TimeoutError, RuntimeError, OSError, zmq.ZMQError) as exc:
+            log.warning("pooled kernel %s could not be handed out: %s", kernel_id, exc)
+            return False
+        return True
+
+    def _discard(self, kernel_id: str) -> None:
+        task = asyncio.create_task(self.driver.shutdown(kernel_id))
+        self._discarding.add(task)
+        task.add_done_callback(self._discarding.discard)
 
     async def close(self) -> None:
         """Stop refilling (a start under way finishes), then shut the ready kernels down."""
@@ -112,7 +128,7 @@ class KernelPool:
         for name, queue in self.ready.items():
             queue.clear()
             self._publish(name)
-        await asyncio.gather(*(self.driver.shutdown(k) for k in kernel_ids))
+        await asyncio.gather(*(self.driver.shutdown(k) for k in kernel_ids), *self._discarding)
 
     # filling
     async def _run(self) -> None:

@@ -132,3 +132,20 @@ def test_cold_start_runs_in_the_session_directory_too(jupyter: Jupyter) -> None:
     assert run_cell(jupyter, made["kernel"]["id"], "import os\nos.getcwd()") == repr(
         session_dir(jupyter, made["id"])
     )
+
+
+def test_a_dead_pooled_kernel_is_skipped_and_replaced(pooled: Jupyter) -> None:
+    import os
+    import signal
+
+    assert wait_pool(pooled, 1) == 1
+    [dead] = pooled.kernel_pids()
+    os.kill(dead, signal.SIGKILL)
+    made = pooled.http.post("api/sessions", json={"path": "d.ipynb", "type": "notebook"})
+    assert made.status_code == 201
+    kid = made.json()["kernel"]["id"]
+    assert pid_of(pooled, kid) != dead
+    assert run_cell(pooled, kid, "1+1") == "2"
+    assert wait_pool(pooled, 1) == 1
+    assert dead not in pooled.kernel_pids()
+    assert [k["id"] for k in pooled.http.get("api/kernels").json()] == [kid]
