@@ -4,6 +4,7 @@ throwaway PostgreSQL databases, free ports and phase time limits."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -16,6 +17,28 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+
+def ensure_venv(venv: Path, requirements: Path, base_python: str, log: Any = print) -> Path:
+    """Create (once) ``venv`` with the pinned ``requirements``; rebuilt when they change.
+
+    Returns the venv's python.
+    """
+    py = venv / "bin" / "python"
+    stamp = venv / ".requirements.sha256"
+    want = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    if py.exists() and stamp.exists() and stamp.read_text().strip() == want:
+        return py
+    log(f"installing {requirements.name} into {venv} (once)")
+    if not py.exists():
+        subprocess.run([base_python, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "-r", str(requirements)],
+        check=True,
+        timeout=900,
+    )
+    stamp.write_text(want + "\n")
+    return py
 
 
 class PhaseTimeout(Exception):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sessionhub import DirectSeed, SessionhubBench
 from common import FULL, QUICK, Json, Ops, Plan, log
-from harness import PhaseTimeout, Postgres, Server, free_port, time_limit
+from harness import PhaseTimeout, Postgres, Server, ensure_venv, free_port, time_limit
 from loadgen import LoadSpec, run_load, wrk_path
 from proc import machine_busy_seconds, rss_bytes
 from report import print_report, ratio_checks
@@ -50,21 +49,7 @@ HOST = "127.0.0.1"
 
 def ensure_adk_venv(base_python: str) -> Path:
     """Create (once) benchmarks/.venv-adk with the pinned ADK; return its python."""
-    py = ADK_VENV / "bin" / "python"
-    stamp = ADK_VENV / ".requirements.sha256"
-    want = hashlib.sha256(ADK_REQUIREMENTS.read_bytes()).hexdigest()
-    if py.exists() and stamp.exists() and stamp.read_text().strip() == want:
-        return py
-    log(f"installing {ADK_REQUIREMENTS.name} into {ADK_VENV} (once)")
-    if not py.exists():
-        subprocess.run([base_python, "-m", "venv", str(ADK_VENV)], check=True, timeout=300)
-    subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "-r", str(ADK_REQUIREMENTS)],
-        check=True,
-        timeout=900,
-    )
-    stamp.write_text(want + "\n")
-    return py
+    return ensure_venv(ADK_VENV, ADK_REQUIREMENTS, base_python, log)
 
 
 def run_adk(adk_python: Path, db_url: str, plan: Plan, log_dir: Path, tag: str) -> Json:

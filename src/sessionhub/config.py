@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     kernel_cull_interval: float = Field(
         default=300.0, gt=0, description="Seconds between idle-kernel checks."
     )
+    kernel_pool_size: int = Field(
+        default=0, ge=0, le=64, description="Warm kernels kept started per pooled kernelspec."
+    )
+    kernel_pool_kernelspecs: str = Field(
+        default="", description="Comma-separated kernelspecs to pool; empty: the default one."
+    )
     hot_routes: bool = Field(
         default=True, description="Serve append and get through the lean Starlette routes."
     )
@@ -82,6 +88,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'sessionhub.db').resolve()}"
+
+    @property
+    def kernel_pool_names(self) -> list[str]:
+        """The kernelspecs named in ``kernel_pool_kernelspecs`` ([] means the default)."""
+        return [name.strip() for name in self.kernel_pool_kernelspecs.split(",") if name.strip()]
 
     @property
     def files_dir(self) -> Path:

@@ -49,6 +49,19 @@ def serve(
     log_format: Annotated[
         str | None, typer.Option(help="json or text.", envvar="SESSIONHUB_LOG_FORMAT")
     ] = None,
+    kernel_pool_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Warm kernels per pooled kernelspec.", envvar="SESSIONHUB_KERNEL_POOL_SIZE"
+        ),
+    ] = None,
+    kernel_pool_kernelspecs: Annotated[
+        str | None,
+        typer.Option(
+            help="Kernelspecs to pool, comma-separated.",
+            envvar="SESSIONHUB_KERNEL_POOL_KERNELSPECS",
+        ),
+    ] = None,
 ) -> None:
     """Run the server."""
     from sessionhub import logs
@@ -59,7 +72,8 @@ def serve(
     settings = settings_from(
         host=host, port=port, data_dir=data_dir, database_url=database_url,
         no_auth=no_auth, log_level=log_level, log_format=log_format, root_dialect=root_dialect,
-        workers=workers,
+        workers=workers, kernel_pool_size=kernel_pool_size,
+        kernel_pool_kernelspecs=kernel_pool_kernelspecs,
     )  # fmt: skip
     try:
         check_workers(settings)

@@ -105,7 +105,8 @@ class KernelSessions:
                 kernel_name = self.driver.state(str(kernel_id)).name
             else:
                 kernel_name = await self.driver.check_name(kernel_name)
-            kernel_id = kernel_id or str(uuid.uuid4())
+            pooled = None if attach or kernel_id else self.driver.reserve_pooled(kernel_name)
+            kernel_id = kernel_id or pooled or str(uuid.uuid4())
             spec = SessionCreate(
                 kind=KIND, name=path, title=name or None,
                 attributes={"path": path, "type": type, "jupyter_name": name,
@@ -114,19 +115,31 @@ class KernelSessions:
             created = await self.service.create(workspace_id, spec, if_exists="return")
             session = created.session
             if created.replayed and session.attributes.get("kernel_id"):
+                if pooled is not None:
+                    self.driver.give_back_pooled(kernel_name, pooled)
                 self.driver.bind(session)
                 return session
             try:
-                return await self._attach(session, kernel_name, kernel_id)
+                return await self._attach(session, kernel_name, kernel_id, pooled=bool(pooled))
             except BaseException:
                 await self.service.delete(workspace_id, session.id)
                 raise
 
-    async def _attach(self, session: Session, name: str | None, kernel_id: str | None) -> Session:
-        if kernel_id is not None and self.driver.running(kernel_id):
+    async def _attach(
+        self, session: Session, name: str | None, kernel_id: str | None, *, pooled: bool = False
+    ) -> Session:
+        """Bind the session to its kernel: a running one, the pooled one reserved for it,
+        or one started now (a cold start if the pooled kernel could not be handed over)."""
+        directory = self.service.files.directory(session.workspace_id, session.id)
+        owner = session.workspace_id
+        state = None
+        if pooled and kernel_id is not None:
+            state = await self.driver.adopt_pooled(kernel_id, owner=owner, cwd=directory)
+            kernel_id = None if state is None else kernel_id
+        elif kernel_id is not None and self.driver.running(kernel_id):
             state = self.driver.state(kernel_id)
-        else:
-            state = await self.driver.start(name, kernel_id, owner=session.workspace_id)
+        if state is None:
+            state = await self.driver.start(name, kernel_id, owner=owner, cwd=directory)
         updated = await self.service.store.set_attributes(
             workspace_id=session.workspace_id, session_id=session.id,
             attributes={"kernel_id": state.id, "kernel_name": state.name},
@@ -184,12 +197,13 @@ class KernelSessions:
         if not kernel_id:
             session = await self._attach(session, await self.driver.check_name(name), None)
             return str(session.attributes["kernel_id"])
+        directory = self.service.files.directory(session.workspace_id, session.id)
         self.driver.bind(session)
         lock = self._reviving.setdefault(kernel_id, asyncio.Lock())
         async with lock:
             revive = not self.driver.alive(kernel_id)
             with self.driver.hold(kernel_id):
-                await self.driver.ensure(kernel_id, name, session.workspace_id)
+                await self.driver.ensure(kernel_id, name, session.workspace_id, directory)
                 if revive and self.driver.replay_on_restart:
                     await self._replay(session, kernel_id)
         if not lock.locked():

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -32,6 +33,7 @@ from sessionhub.core.errors import Interrupted, Invalid, NotFound, Unavailable
 from sessionhub.core.models import Event, EventCreate, Role, Session
 from sessionhub.drivers.base import Capability, Driver, DriverHost
 from sessionhub.drivers.kernel_cull import IdleCuller
+from sessionhub.drivers.kernel_pool import KernelPool
 
 if TYPE_CHECKING:
     from sessionhub.core.service import SessionService
@@ -126,6 +128,7 @@ class KernelDriver(Driver):
         self._held: dict[str, int] = {}  # kernels being started or replayed: never culled
         self.replay_on_restart = False
         self.started = datetime.now(UTC)
+        self.pool: KernelPool | None = None
 
     # lifecycle
     async def open(self, host: DriverHost) -> None:
@@ -135,8 +138,13 @@ class KernelDriver(Driver):
         if settings.kernel_cull_idle_timeout > 0:
             culler = IdleCuller(self, settings.kernel_cull_idle_timeout)
             self._culler = asyncio.create_task(culler.run(settings.kernel_cull_interval))
+        self.pool = KernelPool.from_settings(self, settings)
+        if self.pool is not None:
+            self.pool.start()
 
     async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
         if self._culler is not None:
             self._culler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -171,17 +179,24 @@ class KernelDriver(Driver):
             raise NotFound(f"Kernel does not exist: {kernel_id}") from None
 
     async def start(
-        self, name: str | None = None, kernel_id: str | None = None, *, owner: str | None = None
-    ) -> KernelState:
-        """Start a kernel; ``owner`` is the workspace that may see it."""
+        self, name: str | None = None, kernel_id: str | None = None, *,
+        owner: str | None = None, cwd: Path | None = None,
+    ) -> KernelState:  # fmt: skip
+        """Start a kernel in ``cwd`` (a warm one from the pool when it has one); ``owner``
+        is the workspace that may see it."""
         name = await self.check_name(name)
+        if kernel_id is None and self.pool is not None:
+            pooled = await self.pool.take(name, owner=owner, cwd=cwd)
+            if pooled is not None:
+                return pooled
         kernel_id = kernel_id or str(uuid.uuid4())
         lock = self._starting.setdefault(kernel_id, asyncio.Lock())
         async with lock:
             if kernel_id in self.kernels:
                 return self.kernels[kernel_id]
             try:
-                await self.manager.start_kernel(kernel_name=name, kernel_id=kernel_id)
+                where = {"cwd": str(cwd.absolute())} if cwd is not None else {}
+                await self.manager.start_kernel(kernel_name=name, kernel_id=kernel_id, **where)
             except NoSuchKernel:
                 raise UnknownKernelName(name) from None
             except Exception as exc:
@@ -192,12 +207,30 @@ class KernelDriver(Driver):
         self._starting.pop(kernel_id, None)
         return state
 
+    def reserve_pooled(self, name: str | None) -> str | None:
+        """A warm kernel's id set aside for a session about to be created (see
+        ``KernelPool.reserve``); None when there is no pool or it is empty."""
+        if self.pool is None or name is None:
+            return None
+        return self.pool.reserve(name)
+
+    def give_back_pooled(self, name: str | None, kernel_id: str) -> None:
+        if self.pool is not None and name is not None:
+            self.pool.give_back(name, kernel_id)
+
+    async def adopt_pooled(
+        self, kernel_id: str, *, owner: str | None, cwd: Path | None
+    ) -> KernelState | None:
+        return None if self.pool is None else await self.pool.adopt(kernel_id, owner=owner, cwd=cwd)
+
     def owned_by(self, kernel_id: str, workspace_id: str) -> bool:
         """Whether the kernel runs here and that workspace may use it."""
         state = self.kernels.get(kernel_id)
         return state is not None and state.owner in (None, workspace_id)
 
-    async def ensure(self, kernel_id: str, name: str | None, owner: str | None) -> KernelState:
+    async def ensure(
+        self, kernel_id: str, name: str | None, owner: str | None, cwd: Path | None = None
+    ) -> KernelState:
         """The kernel, started again under its id when this process does not run it
         (or its process died); another workspace's kernel is not found."""
         state = self.kernels.get(kernel_id)
@@ -207,7 +240,7 @@ class KernelDriver(Driver):
             return state
         if state is not None:
             await self.shutdown(kernel_id, now=True)
-        return await self.start(name, kernel_id, owner=owner)
+        return await self.start(name, kernel_id, owner=owner, cwd=cwd)
 
     async def shutdown(self, kernel_id: str, *, now: bool = False) -> None:
         state = self.kernels.pop(kernel_id, None)
@@ -472,7 +505,9 @@ class KernelDriver(Driver):
     # fork and rewind: replay the kept cells in a kernel
     async def on_fork(self, source: Session, fork: Session) -> None:
         assert self.service is not None
-        state = await self.start(source.attributes.get("kernel_name"), owner=fork.workspace_id)
+        directory = self.service.files.directory(fork.workspace_id, fork.id)
+        name = source.attributes.get("kernel_name")
+        state = await self.start(name, owner=fork.workspace_id, cwd=directory)
         updated = await self.service.store.set_attributes(
             workspace_id=fork.workspace_id, session_id=fork.id,
             attributes={"kernel_id": state.id, "kernel_name": state.name},
@@ -487,8 +522,10 @@ class KernelDriver(Driver):
         if kernel_id in self.kernels:
             await self.restart(kernel_id)
         else:
+            assert self.service is not None
             name = session.attributes.get("kernel_name")
-            await self.ensure(kernel_id, name, session.workspace_id)
+            directory = self.service.files.directory(session.workspace_id, session.id)
+            await self.ensure(kernel_id, name, session.workspace_id, directory)
         self.bind(session)
         await self.replay(session, kernel_id)
 

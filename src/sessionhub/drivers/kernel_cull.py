@@ -13,6 +13,8 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from sessionhub.drivers.kernel_pool import POOL_OWNER
+
 if TYPE_CHECKING:
     from sessionhub.drivers.kernel import KernelDriver
 
@@ -28,7 +30,8 @@ class IdleCuller:
         return [
             state.id
             for state in list(driver.kernels.values())
-            if state.execution_state not in ("busy", "restarting")
+            if state.owner != POOL_OWNER  # warm kernels wait in the pool on purpose
+            and state.execution_state not in ("busy", "restarting")
             and not state.connections
             and not state.pending
             and not driver.held(state.id)

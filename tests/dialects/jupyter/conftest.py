@@ -40,9 +40,12 @@ def settings_for(tmp_path: Path, database_url: str | None = None, **extra: Any) 
 
 
 def start(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], settings: Settings | None = None
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    settings: Settings | None = None,
+    **extra: Any,
 ) -> tuple[LiveServer, str]:
-    server = LiveServer(create_app(settings or settings_for(tmp_path))).__enter__()
+    server = LiveServer(create_app(settings or settings_for(tmp_path, **extra))).__enter__()
     out = capsys.readouterr().out
     key = next(line.split(": ", 1)[1] for line in out.splitlines() if "admin API key" in line)
     return server, key

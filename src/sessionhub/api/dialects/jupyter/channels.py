@@ -16,6 +16,7 @@ import json
 import logging
 import struct
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +69,20 @@ def unpack_legacy_binary(frame: bytes) -> dict[str, Any]:
     msg: dict[str, Any] = json.loads(pieces[0])
     msg["buffers"] = pieces[1:]
     return msg
+
+
+def _parent_id(msg: dict[str, Any]) -> str | None:
+    parent: dict[str, Any] = msg.get("parent_header") or {}
+    return parent.get("msg_id")
+
+
+def _is_idle_of(msg: dict[str, Any], sent: list[str]) -> bool:
+    content: dict[str, Any] = msg.get("content") or {}
+    return (
+        msg["header"].get("msg_type") == "status"
+        and content.get("execution_state") == "idle"
+        and _parent_id(msg) in sent
+    )
 
 
 def _json_default(value: object) -> str:
@@ -138,17 +153,34 @@ class Bridge:
         """Until our iopub subscription is live (ZMQ drops what a new subscriber misses).
 
         A kernel_info_request on our own shell socket makes the kernel publish a status;
-        once one arrives on iopub, nothing the client asks for next can be lost.
+        once the idle status of one of ours arrives on iopub, nothing the client asks for
+        next can be lost. The replies to our requests are read off the shell socket so
+        the client never sees them.
         """
         shell, iopub = self.sockets["shell"], self.sockets["iopub"]
+        sent: list[str] = []
+        wait = 0.05  # a ready kernel answers in milliseconds; a starting one takes seconds
         for _ in range(attempts):
-            self.session.send(shell, self.session.msg("kernel_info_request"))
-            if await iopub.poll(500):
+            msg = self.session.msg("kernel_info_request")
+            sent.append(msg["header"]["msg_id"])
+            self.session.send(shell, msg)
+            if await self._until(iopub, lambda m: _is_idle_of(m, sent), wait):
                 break
-        while await shell.poll(0 if await iopub.poll(0) else 200):
-            await shell.recv_multipart()
-        while await iopub.poll(50):
-            await iopub.recv_multipart()
+            wait = min(0.5, wait * 2)
+        await self._until(shell, lambda m: _parent_id(m) == sent[-1], 5.0)
+
+    async def _until(
+        self, socket: zmq.asyncio.Socket, done: Callable[[dict[str, Any]], bool], seconds: float
+    ) -> bool:
+        """Read ``socket`` until a message satisfies ``done``; False after ``seconds``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while await socket.poll(max(0, int((deadline - loop.time()) * 1000))):
+            raw = await socket.recv_multipart()
+            _, parts = self.session.feed_identities(raw, copy=True)
+            if done(self.session.deserialize(parts, content=True)):
+                return True
+        return False
 
     async def _receive(self) -> None:
         while True:
