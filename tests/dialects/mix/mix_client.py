@@ -319,6 +319,7 @@ def scenario_turn(sdk: Mix) -> dict[str, Any]:
                  if x.parent_session_id == s.id]  # fmt: skip
     out = {
         "session": dump(sdk.sessions.get(id=s.id)),
+        "listed": [x.id for x in sdk.sessions.list()],
         "frames": frames,
         "messages": dump(sdk.messages.list_session(id=s.id)),
         "files": sorted(f.name for f in sdk.files.list_session_files(id=s.id)),
@@ -340,6 +341,13 @@ def scenario_turn(sdk: Mix) -> dict[str, Any]:
         collect(sdk, s.id, str(ARGS["replay_from"]), {"complete", "error"}, box)
         out["replay"] = box
     return out
+
+
+def scenario_replay(sdk: Mix) -> dict[str, Any]:
+    """Reconnect with ``Last-Event-ID`` and read to the turn's end."""
+    box: list[Any] = []
+    collect(sdk, ARGS["session"], str(ARGS["last"]), {"complete", "error"}, box)
+    return {"frames": box}
 
 
 def scenario_rewind(sdk: Mix) -> dict[str, Any]:

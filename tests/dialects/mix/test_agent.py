@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -70,6 +71,8 @@ def test_turn_with_two_tools_and_a_callback(harness: Harness, agent_stream: bool
     assert cb["callback_type"] == "bash_script" and cb["success"] is True
     assert cb["stdout"].strip() == "Bash:hello from the agent\ndone"
     assert final["assistantResponse"] == "All finished: out.txt holds the greeting."
+    tokens = [(m.get("inputTokens"), m.get("outputTokens"), m.get("cost")) for m in (first, final)]
+    assert tokens == [(100, 20, 0.25), (150, 10, 0.5)]
     session = out["session"]
     assert (session["userMessageCount"], session["assistantMessageCount"]) == (1, 2)
     assert session["toolCallCount"] == 2 and session["promptTokens"] == 250
@@ -79,6 +82,12 @@ def test_turn_with_two_tools_and_a_callback(harness: Harness, agent_stream: bool
     # Last-Event-ID: 0 replays the whole turn, each reply whole rather than in deltas
     assert reduced(out["replay"])[1:] == reduced(out["frames"])[1:]
     assert "tool_use_parameter_delta" not in names(out["replay"])
+    # from the middle: exactly what followed the frame whose id the client gives back
+    middle = next(f for f in out["replay"] if f.get("event") == "tool_execution_start")
+    resumed = harness.run("replay", session=out["session"]["id"], last=middle["id"])["frames"]
+    after = [f for f in out["replay"] if int(f["id"]) > int(middle["id"])]
+    assert reduced(resumed)[1:] == reduced(after) and names(resumed)[-1] == "complete"
+    raw_frames(harness, out["session"]["id"])
     system = harness.llm.requests[0]["messages"][0]
     assert system["role"] == "system" and system["content"].endswith("Project: apollo")
     second = harness.llm.requests[1]["messages"]
@@ -94,6 +103,38 @@ def test_turn_with_two_tools_and_a_callback(harness: Harness, agent_stream: bool
         ]
     assert stored.count("mix.reply") == 2  # one per model reply; its deltas were live only
     assert not {"mix.content", "mix.thinking", "mix.tool_use_parameter_delta"} & set(stored)
+
+
+EVENTS = {"connected", "heartbeat", "error", "complete", "thinking", "content", "tool_use_start",
+          "tool_use_parameter_delta", "tool_use_parameter_streaming_complete",
+          "tool_execution_start", "tool_execution_complete", "permission", "notification",
+          "user_message_created", "session_created", "session_deleted"}  # fmt: skip
+
+
+def raw_frames(harness: Harness, session_id: str) -> None:
+    """On the wire, every frame has its own ``id:``, an ``event:`` of Mix's 16 and a JSON
+    object as ``data:``; an idle stream sends heartbeats (bounded read: 20 s)."""
+    auth = {"Authorization": f"Bearer {harness.key}", "Last-Event-ID": "0"}
+    frames: list[dict[str, str]] = []
+    with httpx.Client(timeout=20) as http, http.stream(
+        "GET", f"{harness.url}/stream", params={"sessionId": session_id}, headers=auth
+    ) as res:  # fmt: skip
+        assert res.headers["content-type"].startswith("text/event-stream")
+        current: dict[str, str] = {}
+        for line in res.iter_lines():
+            if line:
+                field, _, value = line.partition(":")
+                current[field] = value.strip()
+                continue
+            frames.append(current)
+            current = {}
+            if frames[-1].get("event") == "heartbeat" and "complete" in names(frames):
+                break
+    for f in frames:
+        assert f["id"].isdigit() and f["event"] in EVENTS, f
+        data = json.loads(f["data"])
+        assert isinstance(data, dict) and (f["event"] == "connected" or data["type"]), f
+    assert [int(f["id"]) for f in frames] == sorted(int(f["id"]) for f in frames)
 
 
 SLOW = [{"content": "slow", "delay": 30}, {"content": "after the cancel"}]
@@ -200,6 +241,7 @@ TASK = [
 def test_task_subagent(harness: Harness) -> None:
     out = harness.run("turn", text="delegate")
     (sub,) = out["subagents"]
+    assert sub["id"] not in out["listed"] and out["session"]["id"] in out["listed"]
     assert sub["sessionType"] == "subagent" and sub["subagentType"] == "general-purpose"
     assert sub["parentSessionId"] == out["session"]["id"]
     task_call = out["messages"][1]["toolCalls"][0]
