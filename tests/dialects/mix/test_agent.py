@@ -261,7 +261,12 @@ def test_no_provider_configured(harness: Harness) -> None:
 
 TWO_TURNS = [
     {"content": "first answer"},
-    {"tools": [("Write", {"file_path": "late.txt", "content": "made in turn two"})]},
+    {
+        "tools": [
+            ("Write", {"file_path": "late.txt", "content": "made in turn two"}),
+            ("Write", {"file_path": "media/deep.txt", "content": "in a subdirectory"}),
+        ]
+    },
     {"content": "second answer"},
 ]
 
@@ -284,12 +289,19 @@ def test_rewind_with_media_cleanup_fork_and_history(harness: Harness) -> None:
         assert forked["parentSessionId"] == session_id
         kept = http.get(f"/api/sessions/{forked['id']}/messages").json()
         assert [m["userInput"] for m in kept] == ["one", "first answer"]
+        named = http.post(f"/api/sessions/{session_id}/fork", json={"messageIndex": 0,
+                                                                     "title": "Mine"}).json()  # fmt: skip
+        assert named["title"] == "Mine" and named["userMessageCount"] == 1
+        assert [
+            m["userInput"] for m in http.get(f"/api/sessions/{named['id']}/messages").json()
+        ] == ["one"]
         bad = http.post(f"/api/sessions/{session_id}/fork", json={"messageIndex": -1})
         assert bad.status_code == 400 and bad.json()["error"]["type"] == "validation_error"
     rewound = harness.run("rewind", session=session_id, message=messages[1]["id"])
     assert rewound["rewound"]["userMessageCount"] == 1
     assert [m["id"] for m in rewound["messages"]] == [m["id"] for m in messages[:2]]
-    assert rewound["files"] == ["early.txt"]  # late.txt came after the first deleted message
+    # late.txt came after the first deleted message; Mix leaves subdirectories alone
+    assert rewound["files"] == ["early.txt", "media/deep.txt"]
     assert rewound["missing"]["message"] == "Message with ID 'nope' not found"
 
 
@@ -313,7 +325,9 @@ def test_sub_agent_and_send_message_callbacks(harness: Harness) -> None:
     sub, send = out["messages"][1]["callbackResults"]
     assert sub["callback_type"] == "sub_agent" and sub["subagent_result"] == "sub says ok"
     assert sub["exclude_from_context"] is True and send["callback_type"] == "send_message"
-    assert "review it" in harness.llm.requests[1]["messages"][1]["content"]
+    subagent_prompt = harness.llm.requests[1]["messages"][1]["content"]
+    assert subagent_prompt.startswith("review it") and "Tool context" in subagent_prompt
+    assert '"tool": "Bash"' in subagent_prompt and "checked" in subagent_prompt
     final_context = harness.llm.requests[2]["messages"]
     assert [m["role"] for m in final_context[1:]] == ["user", "assistant", "tool", "user"]
     assert final_context[-1]["content"] == "now summarise"  # the excluded result stays out
