@@ -116,6 +116,16 @@ def test_raw_rules_the_sdk_cannot_send(harness: Harness) -> None:
                 "message": f"Validation error for field 'callbacks': {message}"}  # fmt: skip
         bad_mode = http.post("/api/sessions", json={"title": "t", "browserMode": "firefox"})
         assert bad_mode.status_code == 400 and "browserMode" in bad_mode.json()["error"]["message"]
+        sid = older.json()["id"]
+        for last in ("9" * 5000, "0" * 30 + "1"):  # past anything sent; leading zeros
+            with http.stream("GET", "/stream", params={"sessionId": sid},
+                             headers={"Last-Event-ID": last}) as res:  # fmt: skip
+                assert res.status_code == 200 and next(res.iter_lines()).startswith("id:")
+        odd = http.get("/stream", params={"sessionId": sid}, headers={"Last-Event-ID": b"\xb2"})
+        assert odd.status_code == 400 and odd.json()["error"]["type"] == "validation_error"
+        for query in ("limit=abc&offset=-5", "limit=%2B2&offset=" + "9" * 5000, "limit=-1"):
+            history = http.get(f"/api/messages/history?{query}")
+            assert history.status_code == 200 and history.json() == [], query
         junk = http.post("/api/sessions", content=b"{nope")
         assert junk.status_code == 400 and junk.headers["content-type"] == "application/json"
         assert junk.json()["error"]["type"] == "bad_request"
