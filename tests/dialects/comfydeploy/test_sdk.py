@@ -54,7 +54,7 @@ def test_create_waiting_get_list_cancel(comfy: Comfy) -> None:
 def test_create_without_waiting_fills_the_url_later(comfy: Comfy) -> None:
     slow = comfy.machines["slow"]
     made, early, first = comfy.sdk(
-        ("create", {"machine_id": slow, "wait_for_server": False}),
+        ("create", {"machine_id": slow, "gpu": None, "timeout": None, "wait_for_server": False}),
         ("get", {"session_id": "@0"}),
         ("list", {"machine_id": slow}),
     )
@@ -103,6 +103,9 @@ def test_list_is_active_only_newest_first_per_machine(comfy: Comfy) -> None:
     )  # fmt: skip
     assert [e["session_id"] for e in listed["ok"]] == [ids[1]]
     assert other == {"ok": []}
+    everyone = comfy.native("GET", "/comfydeploy/api/sessions")  # no machine_id: all active
+    assert everyone.status_code == 200
+    assert sorted(e["session_id"] for e in everyone.json()) == sorted(ids[1:])
     [both] = comfy.sdk(("create", {"machine_id": tiny, "wait_for_server": True}))
     [listed] = comfy.sdk(("list", {"machine_id": tiny}))
     assert [e["session_id"] for e in listed["ok"]] == [both["ok"]["session_id"], ids[1]]
@@ -125,6 +128,10 @@ def test_errors_in_the_backend_shapes(comfy: Comfy) -> None:
     assert raw.status_code == 422 and raw.headers["content-type"] == "application/json"
     locs = sorted(tuple(d["loc"]) for d in raw.json()["detail"])
     assert locs == [("body", "machine_id"), ("body", "timeout")]
+    short = httpx.post(f"{comfy.api}/session/increase-timeout", json={"session_id": "x"},
+                       headers={"Authorization": f"Bearer {comfy.token}"})  # fmt: skip
+    assert short.status_code == 422
+    assert sorted(d["loc"][-1] for d in short.json()["detail"]) == ["gpu", "machine_id", "timeout"]
     [broken] = comfy.sdk(("create", {"machine_id": "broken", "wait_for_server": True}))
     assert broken == {"status": 500, "body": {"detail": "Session creation failed"}}
     anonymous = httpx.get(f"{comfy.api}/sessions", params={"machine_id": solo})
