@@ -99,7 +99,7 @@ def alive(pid: int) -> bool:
 def _members(pgid: int) -> list[int]:
     """The live (not zombie) processes of group ``pgid``; the leader may be gone already."""
     try:
-        entries = [e for e in Path("/proc").iterdir() if e.name.isdigit()]
+        entries = [e for e in Path("/proc").iterdir() if e.name.isascii() and e.name.isdigit()]
     except OSError:  # no /proc: only the leader can be checked
         return [pgid] if alive(pgid) else []
     members = []
