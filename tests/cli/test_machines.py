@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from sessionhub.cli import app
+from sessionhub.core.machines import Machine
+from sessionhub.store.sql.store import open_store
 
 runner = CliRunner(env={"COLUMNS": "250"})
+
+
+async def _machine(database_url: str, machine_id: str) -> Machine:
+    store = open_store(database_url)
+    await store.open()
+    try:
+        [found] = [m for m in await store.list_machines(workspace_id=None) if m.id == machine_id]
+        return found
+    finally:
+        await store.close()
 
 
 def test_machines_add_ls_rm(database_url: str, tmp_path: Path) -> None:
@@ -23,6 +36,10 @@ def test_machines_add_ls_rm(database_url: str, tmp_path: Path) -> None:
     listed = runner.invoke(app, ["machines", "ls", *where])
     assert listed.exit_code == 0 and machine_id in listed.output and "comfy" in listed.output
     assert "T4" in listed.output and "http:/" in listed.output
+    stored = asyncio.run(_machine(database_url, machine_id))
+    assert (stored.command, stored.gpu, stored.price_per_hour, stored.max_sessions) == (
+        "python -m http.server {port}", "T4", 1.2, 2)  # fmt: skip
+    assert (stored.probe, stored.env, stored.startup_timeout) == ("http:/", {"MODE": "test"}, 60)
     dup = runner.invoke(app, ["machines", "add", "comfy", "--command", "x {port}", *where])
     assert dup.exit_code == 1 and "already exists" in dup.output
     bad = runner.invoke(app, ["machines", "add", "b", "--command", "x {nope}", *where])

@@ -96,13 +96,38 @@ def alive(pid: int) -> bool:
     return True
 
 
+def _members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of group ``pgid``; the leader may be gone already."""
+    try:
+        entries = [e for e in Path("/proc").iterdir() if e.name.isascii() and e.name.isdigit()]
+    except OSError:  # no /proc: only the leader can be checked
+        return [pgid] if alive(pgid) else []
+    members = []
+    for entry in entries:
+        try:
+            state, _, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(group) == pgid and state != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def _ours(pgid: int, session_id: str) -> bool:
+    """Does a live member of the group carry this session's marker (no reused pgid)?"""
+    return any(_marked(pid, session_id) for pid in _members(pgid))
+
+
 async def reap_orphan(pgid: int, session_id: str) -> bool:
-    """Kill an orphaned group left by a crashed server; True if something was killed."""
-    if not (alive(pgid) and await to_thread.run_sync(_marked, pgid, session_id)):
+    """Kill an orphaned group left by a crashed server; True if something was killed.
+
+    The whole group: a leader that exited may have left children running in it.
+    """
+    if not await to_thread.run_sync(_ours, pgid, session_id):
         return False
     signal_group(pgid, signal.SIGTERM)
     for _ in range(int(TERM_GRACE / 0.1)):
-        if not alive(pgid):
+        if not await to_thread.run_sync(_members, pgid):
             break
         await asyncio.sleep(0.1)
     signal_group(pgid, signal.SIGKILL)

@@ -22,6 +22,10 @@ from sessionhub.testing.fixtures import LiveServer
 
 HERE = Path(__file__).parent
 TINY = f"{sys.executable} {HERE / 'tiny_server.py'} {{port}}"
+FAMILY = (
+    'sh -c \'echo "$MODE" > "{session_dir}/mode.txt"; sleep 600 & '
+    f'echo $! > "{{session_dir}}/child.pid"; exec {TINY}\''
+)
 SDK = ["comfydeploy==0.6.3", "pydantic<2.11", "httpx<0.29"]
 MACHINES = {
     "tiny": MachineCreate(name="tiny", command=TINY, gpu="A10G", price_per_hour=36.0,
@@ -29,6 +33,10 @@ MACHINES = {
     "slow": MachineCreate(name="slow", command=TINY + " 1.5", gpu="T4", max_sessions=3,
                           probe="tcp", startup_timeout=20),
     "solo": MachineCreate(name="solo", command=TINY, max_sessions=1, startup_timeout=20),
+    # {session_dir} and env filled in; a background child shares the leader's process group
+    "family": MachineCreate(name="family", command=FAMILY, env={"MODE": "family-mode"}, gpu="L4",
+                            price_per_hour=3.6,
+                            max_sessions=2, probe="http:/", startup_timeout=20),
     "broken": MachineCreate(name="broken", command=f"{sys.executable} -c 'raise SystemExit(3)'"),
 }  # fmt: skip
 

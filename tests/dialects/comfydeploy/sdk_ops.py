@@ -61,6 +61,11 @@ def run(op, kwargs):
 
 results = []
 for op, kwargs in plan:
+    # "@N" stands for the session_id that the N-th operation created
+    kwargs = {
+        k: results[int(v[1:])]["ok"]["session_id"] if str(v).startswith("@") else v
+        for k, v in kwargs.items()
+    }
     try:
         results.append({"ok": run(op, kwargs)})
     except errors.HTTPValidationError as exc:

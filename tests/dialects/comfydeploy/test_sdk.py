@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import httpx
+import pytest
 
 from tests.dialects.comfydeploy.conftest import Comfy, gone, wait_for
 
@@ -41,6 +44,8 @@ def test_create_waiting_get_list_cancel(comfy: Comfy) -> None:
     assert gone(pid)
     attrs = comfy.attributes(sid)
     assert attrs["end_time"] and attrs["end_reason"] == "cancelled" and attrs["cost"] > 0
+    runtime = _seconds(attrs["end_time"]) - _seconds(attrs["start_time"])
+    assert attrs["cost"] == pytest.approx(36.0 * runtime / 3600, abs=1e-6)  # price x runtime
     events = comfy.native("GET", f"/v1/sessions/{sid}/events").json()["items"]
     assert [e["type"] for e in events] == ["gpu.start", "gpu.ready", "gpu.end"]
     assert events[-1]["cost"] == attrs["cost"]
@@ -48,17 +53,40 @@ def test_create_waiting_get_list_cancel(comfy: Comfy) -> None:
 
 def test_create_without_waiting_fills_the_url_later(comfy: Comfy) -> None:
     slow = comfy.machines["slow"]
-    made, first = comfy.sdk(
-        ("create", {"machine_id": slow, "wait_for_server": False}),
+    made, early, first = comfy.sdk(
+        ("create", {"machine_id": slow, "gpu": None, "timeout": None, "wait_for_server": False}),
+        ("get", {"session_id": "@0"}),
         ("list", {"machine_id": slow}),
     )
     sid = made["ok"]["session_id"]
     assert made["ok"]["url"] is None  # returned before the server answers (it sleeps 1.5 s)
+    assert early["ok"]["session_id"] == sid and early["ok"]["url"] == ""  # never null
     assert [e["session_id"] for e in first["ok"]] == [sid]
+    assert first["ok"][0]["tunnel_url"] is None  # start_time too may still be null (spec)
     url = wait_for(lambda: comfy.attributes(sid).get("url"))
     [got] = comfy.sdk(("get", {"session_id": sid}))
     assert got["ok"]["url"] == url and got["ok"]["gpu"] == "T4" and got["ok"]["timeout"] == 15
     assert httpx.get(url, timeout=5).status_code == 200
+
+
+def test_command_template_env_gpu_and_the_process_group(comfy: Comfy) -> None:
+    """{session_dir} and env reach the command; the body's gpu wins; cancel kills the group."""
+    family = comfy.machines["family"]
+    [made] = comfy.sdk(("create", {"machine_id": family, "gpu": "H100", "wait_for_server": True}))
+    sid = made["ok"]["session_id"]
+    attrs = comfy.attributes(sid)
+    mode = comfy.native("GET", f"/v1/sessions/{sid}/files/mode.txt")
+    assert mode.status_code == 200 and mode.text == "family-mode\n"
+    child = int(comfy.native("GET", f"/v1/sessions/{sid}/files/child.pid").text)
+    assert attrs["pgid"] == attrs["pid"] == os.getpgid(attrs["pid"]) == os.getpgid(child)
+    assert attrs["pgid"] != os.getpgid(0)  # a group of its own
+    got, listed = comfy.sdk(("get", {"session_id": sid}), ("list", {"machine_id": "family"}))
+    assert got["ok"]["gpu"] == "H100" and got["ok"]["machine_id"] == family
+    assert [(e["session_id"], e["gpu"]) for e in listed["ok"]] == [(sid, "H100")]
+    [plain] = comfy.sdk(("create", {"machine_id": family, "wait_for_server": False}))
+    assert comfy.attributes(plain["ok"]["session_id"])["gpu"] == "L4"  # the machine's label
+    assert comfy.sdk(("cancel", {"session_id": sid})) == [{"ok": {"success": True}}]
+    assert gone(attrs["pid"]) and wait_for(lambda: gone(child), 5)
 
 
 def test_list_is_active_only_newest_first_per_machine(comfy: Comfy) -> None:
@@ -75,6 +103,9 @@ def test_list_is_active_only_newest_first_per_machine(comfy: Comfy) -> None:
     )  # fmt: skip
     assert [e["session_id"] for e in listed["ok"]] == [ids[1]]
     assert other == {"ok": []}
+    everyone = comfy.native("GET", "/comfydeploy/api/sessions")  # no machine_id: all active
+    assert everyone.status_code == 200
+    assert sorted(e["session_id"] for e in everyone.json()) == sorted(ids[1:])
     [both] = comfy.sdk(("create", {"machine_id": tiny, "wait_for_server": True}))
     [listed] = comfy.sdk(("list", {"machine_id": tiny}))
     assert [e["session_id"] for e in listed["ok"]] == [both["ok"]["session_id"], ids[1]]
@@ -97,6 +128,10 @@ def test_errors_in_the_backend_shapes(comfy: Comfy) -> None:
     assert raw.status_code == 422 and raw.headers["content-type"] == "application/json"
     locs = sorted(tuple(d["loc"]) for d in raw.json()["detail"])
     assert locs == [("body", "machine_id"), ("body", "timeout")]
+    short = httpx.post(f"{comfy.api}/session/increase-timeout", json={"session_id": "x"},
+                       headers={"Authorization": f"Bearer {comfy.token}"})  # fmt: skip
+    assert short.status_code == 422
+    assert sorted(d["loc"][-1] for d in short.json()["detail"]) == ["gpu", "machine_id", "timeout"]
     [broken] = comfy.sdk(("create", {"machine_id": "broken", "wait_for_server": True}))
     assert broken == {"status": 500, "body": {"detail": "Session creation failed"}}
     anonymous = httpx.get(f"{comfy.api}/sessions", params={"machine_id": solo})

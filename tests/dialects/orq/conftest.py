@@ -20,13 +20,14 @@ class OrqServer:
     url: str
     key: str
     other_key: str  # a key of another workspace
+    workspace_id: str  # the workspace of ``key``
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-async def _seed(url: str) -> tuple[str, str]:
+async def _seed(url: str) -> tuple[str, str, str]:
     store = open_store(url)
     await store.open()
     try:
@@ -34,7 +35,7 @@ async def _seed(url: str) -> tuple[str, str]:
         other = (await store.create_workspace(name="other")).id
         key = await store.create_key(workspace_id=ws, name="orq", admin=False)
         stranger = await store.create_key(workspace_id=other, name="other", admin=False)
-        return key.secret, stranger.secret
+        return key.secret, stranger.secret, ws
     finally:
         await store.close()
 
@@ -46,6 +47,6 @@ def orq_server(database_url: str, tmp_path: Path) -> Iterator[OrqServer]:
         log_format="text",
     )  # fmt: skip
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key, other = asyncio.run(_seed(settings.resolved_database_url))
+    key, other, workspace = asyncio.run(_seed(settings.resolved_database_url))
     with LiveServer(create_app(settings)) as server:
-        yield OrqServer(server.url, key, other)
+        yield OrqServer(server.url, key, other, workspace)

@@ -40,17 +40,17 @@ out["updated"] = {
     "project_id": upd.project_id,
     "duration": upd.duration,
 }
+blank = {
+    "duration": 0,
+    "contact_ids": [],
+    "traces_count": 0,
+    "billing": {"input_cost": 0, "output_cost": 0, "total_cost": 0},
+    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    "tags": [],
+}
 for i in range(5):
     orq.sessions.create(
-        request={
-            "external_id": f"page-{i}",
-            "duration": 0,
-            "contact_ids": [],
-            "traces_count": 0,
-            "billing": {"input_cost": 0, "output_cost": 0, "total_cost": 0},
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "tags": ["paged"] if i % 2 == 0 else [],
-        }
+        request={**blank, "external_id": f"page-{i}", "tags": ["paged"] if i % 2 == 0 else []}
     )
 everything = orq.sessions.list()
 out["list_all"] = {
@@ -130,4 +130,11 @@ try:
     out["other_workspace"] = "allowed"
 except models.HonoAPIError as exc:
     out["other_workspace"] = {"code": exc.data.code}
+# the default page is 50: 6 sessions are left, 45 more make 51
+for i in range(45):
+    orq.sessions.create(request={**blank, "external_id": f"bulk-{i:02d}"})
+default = orq.sessions.list()
+empty_pagination = orq.sessions.list(request={"filters": [], "pagination": {}})
+second = orq.sessions.list(request={"filters": [], "pagination": {"page": 2}})
+out["default_page"] = [[len(p.data), p.has_more] for p in (default, empty_pagination, second)]
 print(json.dumps(out, default=lambda o: None))

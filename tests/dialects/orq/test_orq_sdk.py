@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from sessionhub.testing import sdkenv
 from tests.dialects.orq.conftest import OrqServer
 
@@ -36,6 +38,7 @@ def test_legacy_trace_sessions(orq_server: OrqServer) -> None:
     assert full["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
     assert full["traces_count"] == 4 and full["tags"] == ["alpha", "beta"]
     assert full["project_id"] == "p1" and full["workspace_id"] == out["bare"]["workspace_id"]
+    assert out["bare"]["workspace_id"] == orq_server.workspace_id  # the caller's workspace
     assert full["started_at"].startswith("2025-01-02T03:04:05")
     assert out["get_by_external"] is True and out["get_by_id"] == "legacy/one"
     assert out["updated"] == {
@@ -65,6 +68,7 @@ def test_legacy_trace_sessions(orq_server: OrqServer) -> None:
     assert out["no_key"] == {"status": 401, "body": {"message": missing, "code": "401"}}
     assert out["wrong_key"]["status"] == 401 and out["wrong_key"]["body"]["code"] == "401"
     assert out["other_workspace"] == {"code": "404"}
+    assert out["default_page"] == [[50, True], [50, True], [1, False]]
 
 
 def test_threads(orq_server: OrqServer) -> None:
@@ -82,8 +86,21 @@ def test_threads(orq_server: OrqServer) -> None:
     assert out["last_hour"] == 5
     assert out["by_kind"] == ["thread/ 1"]
     assert out["count"] == 4
+    assert out["by_project_id"] == out["by_client"] == ["thread/ 1"]
+    assert out["by_repo"] == ["t0", "t1", "t2", "t3"]
+    assert out["windows"] == {"around_now": 5, "future": 0, "past": 0}
     assert out["tags"] == ["x", "y"]
     assert out["gone"]["code"] == 5
     assert out["exclusive"] == 400
     assert out["no_key"] == out["wrong_key"] == {"status": 401, "code": 16}
     assert out["other_workspace"] == {"status": 404, "code": 5}
+    # one trace session, whichever generation reads it, and a sessionhub session of kind trace
+    with httpx.Client(base_url=orq_server.url, headers=orq_server.headers) as http:
+        thread = http.get("/orq/v2/sessions/t0").json()
+        legacy = http.get("/orq/v2/traces/sessions/t0").json()
+        assert legacy["_id"] == thread["_id"] and legacy["tags"] == thread["tags"] == ["y"]
+        assert legacy["workspace_id"] == orq_server.workspace_id
+        native = http.get(f"/v1/sessions/{thread['_id']}").json()
+        assert (native["kind"], native["name"]) == ("trace", "t0")
+        listed = http.get("/v1/sessions", params={"kind": "trace", "limit": 100}).json()
+        assert sorted(s["name"] for s in listed["items"]) == ["t0", "t1", "t2", "t3"]

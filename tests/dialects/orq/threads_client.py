@@ -2,6 +2,7 @@
 
 import json
 import sys
+import time
 from datetime import datetime
 
 from orq_ai_sdk import Orq, models
@@ -61,6 +62,19 @@ out["by_kind"] = [
     for s in orq.sessions.list(filters={**all_, "kind": "THREAD_KIND_CODING_AGENT"}).data
 ]
 out["count"] = orq.sessions.get_count(filters={**all_, "repo": "r"}).count
+for key, value in (("project_id", "p1"), ("client", "cursor"), ("repo", "r")):
+    found = orq.sessions.list(filters={**all_, key: value}).data
+    out[f"by_{key}"] = sorted(s.external_id for s in found)
+now_ms, hour_ms = int(time.time() * 1000), 3_600_000
+windows = {
+    "around_now": {"start_date": str(now_ms - hour_ms), "end_date": str(now_ms + hour_ms)},
+    "future": {"start_date": str(now_ms + hour_ms)},
+    "past": {"end_date": str(now_ms - hour_ms)},
+}
+out["windows"] = {
+    name: orq.sessions.get_count(filters={**all_, **window}).count
+    for name, window in windows.items()
+}
 out["tags"] = orq.sessions.list_tags()
 orq.sessions.delete(session_id="thread/ 1")
 try:
