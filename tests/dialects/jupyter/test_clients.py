@@ -30,6 +30,7 @@ def test_jupyterlab_services(jupyter: Jupyter) -> None:
     assert "error" not in out, out
     assert out["api_created"] == {"path": "api.ipynb", "name": "api", "type": "notebook",
                                   "kernel": "python3"}  # fmt: skip
+    assert out["api_nameless"] == {"name": "", "listed": 2}
     assert out["api_listed"] is True and out["api_after_shutdown"] is False
     assert out["api_get_path"] == "api.ipynb" and out["api_updated_path"] == "renamed.ipynb"
     assert out["started"] == {"path": "nb.ipynb", "name": "nb"}

@@ -95,3 +95,8 @@ def test_transcript_fork_and_rewind(jupyter: Jupyter) -> None:
     )
     assert rewound.status_code == 200
     assert run_cell(jupyter, kid, "x") == "20"
+    # a restarted kernel that ran the one kept cell, not the old process re-running it
+    assert run_cell(jupyter, kid, "len(In) - 1") == "3"
+    kept = wait_for_executions(jupyter, sid, 3)
+    assert [c["payload"]["code"] for c in kept] == ["x = 20\nx", "x", "len(In) - 1"]
+    assert [c["payload"]["execution_count"] for c in kept] == [1, 2, 3]
