@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import orjson
 import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
@@ -95,15 +96,32 @@ def iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with each NUL character in its strings (keys too) replaced by U+FFFD.
+
+    PostgreSQL stores no NUL in text or jsonb, and a cell may well print one.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
 def transcript_event(execution: Execution) -> EventCreate:
     took = datetime.now(UTC) - execution.started
+    payload = {
+        "code": execution.code, "outputs": execution.outputs,
+        "execution_count": execution.execution_count, "status": execution.status,
+        "msg_id": execution.msg_id,
+    }  # fmt: skip
+    if b"\\u0000" in orjson.dumps(payload):
+        payload = without_nul(payload)
     return EventCreate(
         type="execution", role=Role.user,
-        payload={
-            "code": execution.code, "outputs": execution.outputs,
-            "execution_count": execution.execution_count, "status": execution.status,
-            "msg_id": execution.msg_id,
-        },
+        payload=payload,
         duration_ms=max(0, int(took.total_seconds() * 1000)),
     )  # fmt: skip
 

@@ -19,9 +19,10 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.dialects.jupyter.conftest import Jupyter, no_kernel_processes_left, start
+from sessionhub import Client
+from tests.dialects.jupyter.conftest import Jupyter, Servers, no_kernel_processes_left, start
 from tests.dialects.jupyter.test_lifecycle import until
-from tests.dialects.jupyter.test_transcript import run_cell
+from tests.dialects.jupyter.test_transcript import run_cell, wait_for_executions
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 KERNEL_KEYS = {"id", "name", "last_activity", "execution_state", "connections"}
@@ -252,3 +253,56 @@ def test_a_named_kernelspec_is_the_one_started(two_specs: Jupyter) -> None:
     alone = j.http.post("api/kernels", json={"name": "alt"}).json()
     assert alone["name"] == "alt"
     assert run_cell(j, alone["id"], probe) == repr("alt")
+
+
+def test_fields_the_store_cannot_keep_are_400s(servers: Servers) -> None:
+    """NUL characters (PostgreSQL keeps none), over-long fields and unsafe new kernel ids."""
+    j = servers.start()
+    made = create(j, "ok.ipynb")
+    url = f"api/sessions/{made['id']}"
+    posts = [
+        ({"path": "x\u0000y", "type": "notebook"}, "Field 'path' must not contain NUL characters"),
+        ({"path": "n", "type": "notebook", "name": "a\u0000"}, "Field 'name' must not contain NUL characters"),
+        ({"path": "t", "type": "\u0000"}, "Field 'type' must not contain NUL characters"),
+        ({"path": "n", "type": "notebook", "name": "n" * 1001}, "Field 'name' is longer than 1000 characters"),
+        ({"path": "p" * 201, "type": "notebook"}, "Field 'path' is longer than 200 characters"),
+        ({"path": "k", "type": "file", "kernel": {"name": "py\u0000"}}, "Field 'kernel.name' must not contain NUL characters"),
+    ]  # fmt: skip
+    for body, message in posts:
+        answer = j.http.post("api/sessions", json=body)
+        assert (answer.status_code, answer.json()) == (400, {"message": message, "reason": None})
+    for bad_id in ("../../etc", "k" * 101, "a b", "ok\n"):
+        answer = j.http.post("api/sessions", json={"path": "w", "type": "file",
+                                                   "kernel": {"id": bad_id}})  # fmt: skip
+        assert answer.status_code == 400
+        assert answer.json()["message"].startswith(f"Invalid kernel id {bad_id!r}")
+    patches = [
+        ({"type": "a\u0000b"}, "Field 'type' must not contain NUL characters"),
+        ({"name": "n" * 1001}, "Field 'name' is longer than 1000 characters"),
+        ({"notebook": {"path": "\u0000"}}, "Field 'path' must not contain NUL characters"),
+    ]  # fmt: skip
+    for body, message in patches:
+        answer = j.http.patch(url, json=body)
+        assert (answer.status_code, answer.json()) == (400, {"message": message, "reason": None})
+    assert [s["id"] for s in j.http.get("api/sessions").json()] == [made["id"]]
+    assert len(kernel_ids(j)) == 1
+    create(j, "taken.ipynb")
+    taken = j.http.patch(url, json={"path": "taken.ipynb"})
+    assert taken.status_code == 409 and set(taken.json()) == {"message", "reason"}
+    assert j.http.get(url).json()["path"] == "ok.ipynb"
+
+
+def test_a_cell_that_prints_nul_is_recorded(servers: Servers) -> None:
+    j = servers.start()
+    made = create(j, "nul.ipynb")
+    sid, kid = str(made["id"]), str(made["kernel"]["id"])  # type: ignore[index]
+    with Client(base_url=j.server.url, api_key=j.key) as c:
+        native = c.execute(sid, "print('a' + chr(0) + 'b')")
+        assert native.payload["outputs"][0]["text"] == "a\ufffdb\n"
+        sent = c.execute(sid, "1 # \u0000")  # Python refuses a NUL in source code
+        assert sent.payload["code"] == "1 # \ufffd" and sent.payload["status"] == "error"
+    assert run_cell(j, kid, "print(chr(0) * 2)") is None
+    cells = wait_for_executions(j, sid, 3)
+    assert cells[2]["payload"]["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "\ufffd\ufffd\n"}
+    ]
