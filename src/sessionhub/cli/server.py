@@ -62,6 +62,19 @@ def serve(
             envvar="SESSIONHUB_KERNEL_POOL_KERNELSPECS",
         ),
     ] = None,
+    agent_base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible base URL for agents.", envvar="SESSIONHUB_AGENT_BASE_URL"
+        ),
+    ] = None,
+    agent_model: Annotated[
+        str | None, typer.Option(help="Model agents ask for.", envvar="SESSIONHUB_AGENT_MODEL")
+    ] = None,
+    agent_api_key: Annotated[
+        str | None,
+        typer.Option(help="API key for the agent provider.", envvar="SESSIONHUB_AGENT_API_KEY"),
+    ] = None,
 ) -> None:
     """Run the server."""
     from sessionhub import logs
@@ -73,7 +86,8 @@ def serve(
         host=host, port=port, data_dir=data_dir, database_url=database_url,
         no_auth=no_auth, log_level=log_level, log_format=log_format, root_dialect=root_dialect,
         workers=workers, kernel_pool_size=kernel_pool_size,
-        kernel_pool_kernelspecs=kernel_pool_kernelspecs,
+        kernel_pool_kernelspecs=kernel_pool_kernelspecs, agent_base_url=agent_base_url,
+        agent_model=agent_model, agent_api_key=agent_api_key,
     )  # fmt: skip
     try:
         check_workers(settings)

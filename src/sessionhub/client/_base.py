@@ -560,4 +560,4 @@ def content_length(response: httpx.Response) -> int | None:
     if "Content-Encoding" in response.headers:
         return None  # the length counts encoded bytes, iter_bytes yields decoded ones
     value = response.headers.get("Content-Length", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None

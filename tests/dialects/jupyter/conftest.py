@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,15 +102,22 @@ def sqlite_servers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterat
         made.close()
 
 
-@pytest.fixture
-def jupyter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Jupyter]:
-    server, key = start(tmp_path, capsys)
+@contextlib.contextmanager
+def running(tmp_path: Path, capsys: pytest.CaptureFixture[str], **extra: Any) -> Iterator[Jupyter]:
+    """A live server (settings ``extra``) and an HTTP client with its admin key."""
+    server, key = start(tmp_path, capsys, **extra)
     hub = Jupyter(server, key)
     try:
         yield hub
     finally:
         hub.http.close()
         server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def jupyter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Jupyter]:
+    with running(tmp_path, capsys) as hub:
+        yield hub
 
 
 def no_kernel_processes_left(pids: list[int]) -> bool:

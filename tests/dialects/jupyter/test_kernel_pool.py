@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.dialects.jupyter.conftest import Jupyter, no_kernel_processes_left, start
+from tests.dialects.jupyter.conftest import Jupyter, no_kernel_processes_left, running, start
 from tests.dialects.jupyter.test_transcript import run_cell, wait_for_executions
 
 READY = re.compile(r'^sessionhub_kernel_pool_ready\{kernelspec="python3"\} (\S+)$', re.M)
@@ -18,13 +18,8 @@ READY = re.compile(r'^sessionhub_kernel_pool_ready\{kernelspec="python3"\} (\S+)
 
 @pytest.fixture
 def pooled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Jupyter]:
-    server, key = start(tmp_path, capsys, kernel_pool_size=1)
-    hub = Jupyter(server, key)
-    try:
+    with running(tmp_path, capsys, kernel_pool_size=1) as hub:
         yield hub
-    finally:
-        hub.http.close()
-        server.__exit__(None, None, None)
 
 
 def driver(j: Jupyter) -> Any:

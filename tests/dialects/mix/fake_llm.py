@@ -17,6 +17,7 @@ class FakeLLM:
     def __init__(self, replies: list[dict[str, Any]]) -> None:
         self.replies = list(replies)
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str | None] = []  # each request's Authorization header
         self.disconnects = 0  # requests whose client hung up while a reply was stalled
         self.closing = threading.Event()
         self.lock = threading.Lock()
@@ -59,6 +60,8 @@ class FakeLLM:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length))
+                with fake.lock:
+                    fake.authorizations.append(self.headers.get("authorization"))
                 problem = inconsistency(body.get("messages", []))
                 if problem is not None:
                     self.refuse(problem)

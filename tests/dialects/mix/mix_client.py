@@ -179,6 +179,91 @@ def scenario_errors(sdk: Mix) -> dict[str, Any]:
                 ],
             )
         ),
+        "sub_agent_prompt": error(
+            lambda: c(
+                title="t",
+                browser_mode="local-browser-service",
+                callbacks=[{"toolName": "*", "type": "sub_agent"}],
+            )
+        ),
+        "send_content": error(
+            lambda: c(
+                title="t",
+                browser_mode="local-browser-service",
+                callbacks=[{"toolName": "*", "type": "send_message"}],
+            )
+        ),
+        "first_rule_first": error(
+            lambda: c(
+                title="",
+                browser_mode="remote-cdp-websocket",
+                prompt_mode="replace",
+                custom_system_prompt="x" * 102_401,
+                callbacks=[{"toolName": "Bash", "type": "bash_script"}],
+            )
+        ),
+        "replace_size": error(
+            lambda: c(
+                title="t",
+                browser_mode="local-browser-service",
+                prompt_mode="replace",
+                custom_system_prompt="x" * 102_401,
+            )
+        ),
+        "replace_max": dump(
+            c(
+                title="t",
+                browser_mode="local-browser-service",
+                prompt_mode="replace",
+                custom_system_prompt="x" * 102_400,
+            )
+        ).get("id")
+        is not None,
+        # 25,601 two-byte characters: under 51,200 characters, over 51,200 bytes
+        "append_bytes": error(
+            lambda: c(
+                title="t",
+                browser_mode="local-browser-service",
+                prompt_mode="append",
+                custom_system_prompt="é" * 25_601,
+            )
+        ),
+        "append_max": dump(
+            c(
+                title="t",
+                browser_mode="local-browser-service",
+                prompt_mode="append",
+                custom_system_prompt="é" * 25_600,
+            )
+        ).get("id")
+        is not None,
+        "wss": dump(
+            c(title="t", browser_mode="remote-cdp-websocket", cdp_url="wss://x:1/devtools")
+        ).get("cdpUrl"),
+        "patch_invalid": error(
+            lambda: sdk.sessions.update_session_callbacks(
+                id=c(title="p", browser_mode="local-browser-service").id,
+                callbacks=[{"toolName": "Bash", "type": "bash_script"}],
+            )
+        ),
+        "patch_missing": error(
+            lambda: sdk.sessions.update_session_callbacks(id="nope", callbacks=[])
+        ),
+        "patch_clears": dump(
+            sdk.sessions.update_session_callbacks(
+                id=c(
+                    title="p",
+                    browser_mode="local-browser-service",
+                    callbacks=[{"toolName": "*", "type": "bash_script", "bashCommand": "true"}],
+                ).id,
+                callbacks=[],
+            )
+        ).get("callbacks"),
+        "history_huge": dump(sdk.messages.get_history(limit=10**20, offset=10**19)),
+        "delete_missing": error(lambda: sdk.sessions.delete(id="nope")),
+        "export_missing": error(lambda: sdk.sessions.export_session(id="nope")),
+        "cancel_missing": error(lambda: sdk.sessions.cancel_processing(id="nope")),
+        "list_files_missing": error(lambda: sdk.files.list_session_files(id="nope")),
         "get_missing": error(lambda: sdk.sessions.get(id="nope")),
         "rewind_missing": error(lambda: sdk.sessions.rewind_session(id="nope", message_id="m")),
         "send_missing": error(lambda: sdk.messages.send(id="nope", text="hi")),
@@ -234,6 +319,7 @@ def scenario_turn(sdk: Mix) -> dict[str, Any]:
                  if x.parent_session_id == s.id]  # fmt: skip
     out = {
         "session": dump(sdk.sessions.get(id=s.id)),
+        "listed": [x.id for x in sdk.sessions.list()],
         "frames": frames,
         "messages": dump(sdk.messages.list_session(id=s.id)),
         "files": sorted(f.name for f in sdk.files.list_session_files(id=s.id)),
@@ -255,6 +341,13 @@ def scenario_turn(sdk: Mix) -> dict[str, Any]:
         collect(sdk, s.id, str(ARGS["replay_from"]), {"complete", "error"}, box)
         out["replay"] = box
     return out
+
+
+def scenario_replay(sdk: Mix) -> dict[str, Any]:
+    """Reconnect with ``Last-Event-ID`` and read to the turn's end."""
+    box: list[Any] = []
+    collect(sdk, ARGS["session"], str(ARGS["last"]), {"complete", "error"}, box)
+    return {"frames": box}
 
 
 def scenario_rewind(sdk: Mix) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -70,6 +71,8 @@ def test_turn_with_two_tools_and_a_callback(harness: Harness, agent_stream: bool
     assert cb["callback_type"] == "bash_script" and cb["success"] is True
     assert cb["stdout"].strip() == "Bash:hello from the agent\ndone"
     assert final["assistantResponse"] == "All finished: out.txt holds the greeting."
+    tokens = [(m.get("inputTokens"), m.get("outputTokens"), m.get("cost")) for m in (first, final)]
+    assert tokens == [(100, 20, 0.25), (150, 10, 0.5)]
     session = out["session"]
     assert (session["userMessageCount"], session["assistantMessageCount"]) == (1, 2)
     assert session["toolCallCount"] == 2 and session["promptTokens"] == 250
@@ -79,6 +82,12 @@ def test_turn_with_two_tools_and_a_callback(harness: Harness, agent_stream: bool
     # Last-Event-ID: 0 replays the whole turn, each reply whole rather than in deltas
     assert reduced(out["replay"])[1:] == reduced(out["frames"])[1:]
     assert "tool_use_parameter_delta" not in names(out["replay"])
+    # from the middle: exactly what followed the frame whose id the client gives back
+    middle = next(f for f in out["replay"] if f.get("event") == "tool_execution_start")
+    resumed = harness.run("replay", session=out["session"]["id"], last=middle["id"])["frames"]
+    after = [f for f in out["replay"] if int(f["id"]) > int(middle["id"])]
+    assert reduced(resumed)[1:] == reduced(after) and names(resumed)[-1] == "complete"
+    raw_frames(harness, out["session"]["id"])
     system = harness.llm.requests[0]["messages"][0]
     assert system["role"] == "system" and system["content"].endswith("Project: apollo")
     second = harness.llm.requests[1]["messages"]
@@ -94,6 +103,38 @@ def test_turn_with_two_tools_and_a_callback(harness: Harness, agent_stream: bool
         ]
     assert stored.count("mix.reply") == 2  # one per model reply; its deltas were live only
     assert not {"mix.content", "mix.thinking", "mix.tool_use_parameter_delta"} & set(stored)
+
+
+EVENTS = {"connected", "heartbeat", "error", "complete", "thinking", "content", "tool_use_start",
+          "tool_use_parameter_delta", "tool_use_parameter_streaming_complete",
+          "tool_execution_start", "tool_execution_complete", "permission", "notification",
+          "user_message_created", "session_created", "session_deleted"}  # fmt: skip
+
+
+def raw_frames(harness: Harness, session_id: str) -> None:
+    """On the wire, every frame has its own ``id:``, an ``event:`` of Mix's 16 and a JSON
+    object as ``data:``; an idle stream sends heartbeats (bounded read: 20 s)."""
+    auth = {"Authorization": f"Bearer {harness.key}", "Last-Event-ID": "0"}
+    frames: list[dict[str, str]] = []
+    with httpx.Client(timeout=20) as http, http.stream(
+        "GET", f"{harness.url}/stream", params={"sessionId": session_id}, headers=auth
+    ) as res:  # fmt: skip
+        assert res.headers["content-type"].startswith("text/event-stream")
+        current: dict[str, str] = {}
+        for line in res.iter_lines():
+            if line:
+                field, _, value = line.partition(":")
+                current[field] = value.strip()
+                continue
+            frames.append(current)
+            current = {}
+            if frames[-1].get("event") == "heartbeat" and "complete" in names(frames):
+                break
+    for f in frames:
+        assert f["id"].isdigit() and f["event"] in EVENTS, f
+        data = json.loads(f["data"])
+        assert isinstance(data, dict) and (f["event"] == "connected" or data["type"]), f
+    assert [int(f["id"]) for f in frames] == sorted(int(f["id"]) for f in frames)
 
 
 SLOW = [{"content": "slow", "delay": 30}, {"content": "after the cancel"}]
@@ -200,6 +241,7 @@ TASK = [
 def test_task_subagent(harness: Harness) -> None:
     out = harness.run("turn", text="delegate")
     (sub,) = out["subagents"]
+    assert sub["id"] not in out["listed"] and out["session"]["id"] in out["listed"]
     assert sub["sessionType"] == "subagent" and sub["subagentType"] == "general-purpose"
     assert sub["parentSessionId"] == out["session"]["id"]
     task_call = out["messages"][1]["toolCalls"][0]
@@ -219,7 +261,12 @@ def test_no_provider_configured(harness: Harness) -> None:
 
 TWO_TURNS = [
     {"content": "first answer"},
-    {"tools": [("Write", {"file_path": "late.txt", "content": "made in turn two"})]},
+    {
+        "tools": [
+            ("Write", {"file_path": "late.txt", "content": "made in turn two"}),
+            ("Write", {"file_path": "media/deep.txt", "content": "in a subdirectory"}),
+        ]
+    },
     {"content": "second answer"},
 ]
 
@@ -242,12 +289,19 @@ def test_rewind_with_media_cleanup_fork_and_history(harness: Harness) -> None:
         assert forked["parentSessionId"] == session_id
         kept = http.get(f"/api/sessions/{forked['id']}/messages").json()
         assert [m["userInput"] for m in kept] == ["one", "first answer"]
+        named = http.post(f"/api/sessions/{session_id}/fork", json={"messageIndex": 0,
+                                                                     "title": "Mine"}).json()  # fmt: skip
+        assert named["title"] == "Mine" and named["userMessageCount"] == 1
+        assert [
+            m["userInput"] for m in http.get(f"/api/sessions/{named['id']}/messages").json()
+        ] == ["one"]
         bad = http.post(f"/api/sessions/{session_id}/fork", json={"messageIndex": -1})
         assert bad.status_code == 400 and bad.json()["error"]["type"] == "validation_error"
     rewound = harness.run("rewind", session=session_id, message=messages[1]["id"])
     assert rewound["rewound"]["userMessageCount"] == 1
     assert [m["id"] for m in rewound["messages"]] == [m["id"] for m in messages[:2]]
-    assert rewound["files"] == ["early.txt"]  # late.txt came after the first deleted message
+    # late.txt came after the first deleted message; Mix leaves subdirectories alone
+    assert rewound["files"] == ["early.txt", "media/deep.txt"]
     assert rewound["missing"]["message"] == "Message with ID 'nope' not found"
 
 
@@ -271,7 +325,9 @@ def test_sub_agent_and_send_message_callbacks(harness: Harness) -> None:
     sub, send = out["messages"][1]["callbackResults"]
     assert sub["callback_type"] == "sub_agent" and sub["subagent_result"] == "sub says ok"
     assert sub["exclude_from_context"] is True and send["callback_type"] == "send_message"
-    assert "review it" in harness.llm.requests[1]["messages"][1]["content"]
+    subagent_prompt = harness.llm.requests[1]["messages"][1]["content"]
+    assert subagent_prompt.startswith("review it") and "Tool context" in subagent_prompt
+    assert '"tool": "Bash"' in subagent_prompt and "checked" in subagent_prompt
     final_context = harness.llm.requests[2]["messages"]
     assert [m["role"] for m in final_context[1:]] == ["user", "assistant", "tool", "user"]
     assert final_context[-1]["content"] == "now summarise"  # the excluded result stays out

@@ -43,9 +43,54 @@ def test_validation_errors(harness: Harness) -> None:
         "Validation error for field 'callbacks': bash_script type requires 'bashCommand' field"
     )
     assert out["callback_exclude"]["message"].endswith("cannot be excluded from context")
+    cb = "Validation error for field 'callbacks': "
+    assert (
+        out["sub_agent_prompt"]["message"] == cb + "sub_agent type requires 'subAgentPrompt' field"
+    )
+    assert (
+        out["send_content"]["message"] == cb + "send_message type requires 'messageContent' field"
+    )
+    assert out["first_rule_first"]["message"] == "title is required"  # Go's order: title first
+    assert out["replace_size"] == {"status": 400, "code": 400, "type": "validation_error",
+        "message": "Custom prompt size (100KB) exceeds replace mode limit of 100KB"}  # fmt: skip
+    assert out["replace_max"] is True and out["append_max"] is True
+    assert out["append_bytes"]["message"] == (  # counted in UTF-8 bytes, not characters
+        "Custom prompt size (50KB) exceeds append mode limit of 50KB"
+    )
+    assert out["wss"] == "wss://x:1/devtools"
+    assert out["patch_invalid"]["status"] == 400
+    assert out["patch_invalid"]["message"] == cb + "bash_script type requires 'bashCommand' field"
+    assert out["patch_missing"]["status"] == 404 and out["patch_missing"]["type"] == "not_found"
+    assert out["patch_clears"] in (None, [])
+    assert out["history_huge"] == []  # an offset past everything: an empty page, not a 500
+    for name in ("delete_missing", "export_missing", "cancel_missing", "list_files_missing"):
+        assert out[name] == {"status": 404, "code": 404, "type": "not_found",
+                             "message": "Session with ID 'nope' not found"}, name  # fmt: skip
     assert out["get_missing"]["status"] == 404
     assert out["rewind_missing"]["type"] == "not_found"
     assert out["send_missing"]["status"] == 404
+
+
+# Go's CallbackConfig.Validate order: each list breaks exactly one more rule than it reports
+CALLBACK_RULES = [
+    ([{}], "missing required field 'toolName'"),
+    ([{"toolName": "Bash"}], "missing required field 'type'"),
+    ([{"toolName": "Bash", "type": "shell"}],
+     "type must be 'bash_script', 'sub_agent', or 'send_message', got 'shell'"),
+    ([{"toolName": "Bash", "type": "bash_script", "messageContent": "m"}],
+     "bash_script type requires 'bashCommand' field"),
+    ([{"toolName": "*", "type": "send_message", "excludeFromContext": True}],
+     "send_message type requires 'messageContent' field"),
+    ([{"toolName": "*", "type": "send_message", "messageContent": "m", "excludeFromContext": True}],
+     "send_message callbacks cannot be excluded from context"),
+    ([{"toolName": "*", "type": "bash_script", "bashCommand": "true"}, {"type": "sub_agent"}],
+     "missing required field 'toolName'"),  # the first bad callback of the list
+    ([{"toolName": 5, "type": "bash_script", "bashCommand": "true"}], "'toolName' must be a string"),
+    ([{"toolName": "Bash", "type": "bash_script", "bashCommand": {"run": "x"}}],
+     "'bashCommand' must be a string"),
+    ([{"toolName": "Bash", "type": "bash_script", "bashCommand": "x", "bashTimeout": "5"}],
+     "bashTimeout must be a positive number of milliseconds"),
+]  # fmt: skip
 
 
 def test_raw_rules_the_sdk_cannot_send(harness: Harness) -> None:
@@ -63,6 +108,24 @@ def test_raw_rules_the_sdk_cannot_send(harness: Harness) -> None:
         sub = http.post("/api/sessions", json={"title": "t", "browserMode": "local-browser-service",
                                                "sessionType": "subagent"})  # fmt: skip
         assert sub.status_code == 400 and sub.json()["error"]["message"].startswith("API can only")
+        for callbacks, message in CALLBACK_RULES:
+            made = http.post("/api/sessions", json={
+                "title": "t", "browserMode": "local-browser-service", "callbacks": callbacks})  # fmt: skip
+            assert made.status_code == 400, (callbacks, made.text)
+            assert made.json()["error"] == {"code": 400, "type": "validation_error",
+                "message": f"Validation error for field 'callbacks': {message}"}  # fmt: skip
+        bad_mode = http.post("/api/sessions", json={"title": "t", "browserMode": "firefox"})
+        assert bad_mode.status_code == 400 and "browserMode" in bad_mode.json()["error"]["message"]
+        sid = older.json()["id"]
+        for last in ("9" * 5000, "0" * 30 + "1"):  # past anything sent; leading zeros
+            with http.stream("GET", "/stream", params={"sessionId": sid},
+                             headers={"Last-Event-ID": last}) as res:  # fmt: skip
+                assert res.status_code == 200 and next(res.iter_lines()).startswith("id:")
+        odd = http.get("/stream", params={"sessionId": sid}, headers={"Last-Event-ID": b"\xb2"})
+        assert odd.status_code == 400 and odd.json()["error"]["type"] == "validation_error"
+        for query in ("limit=abc&offset=-5", "limit=%2B2&offset=" + "9" * 5000, "limit=-1"):
+            history = http.get(f"/api/messages/history?{query}")
+            assert history.status_code == 200 and history.json() == [], query
         junk = http.post("/api/sessions", content=b"{nope")
         assert junk.status_code == 400 and junk.headers["content-type"] == "application/json"
         assert junk.json()["error"]["type"] == "bad_request"

@@ -1,12 +1,14 @@
-"""ReadMedia, Show, Search, plan mode and ExitPlanMode, through the real SDK."""
+"""Every Mix tool, callbacks and the system prompt, through the real SDK."""
 
 from __future__ import annotations
 
 import base64
 import json
 
+import httpx
 import pytest
 
+from sessionhub.drivers.agent.prompt import BASE
 from tests.dialects.mix.conftest import Harness
 
 PICTURE = "not really a PNG, but bytes the provider receives"
@@ -82,3 +84,71 @@ def test_without_plan_mode_the_prompt_says_nothing_of_it(harness: Harness) -> No
     harness.run("turn", text="hi")
     assert "Plan mode" not in harness.llm.requests[0]["messages"][0]["content"]
     assert "reasoning_effort" not in harness.llm.requests[0]  # no thinking_level sent
+
+
+WORK = [
+    {"tools": [
+        ("Write", {"file_path": "notes/a.txt", "content": "alpha\nbeta\n"}),
+        ("Edit", {"file_path": "notes/a.txt", "old_string": "beta", "new_string": "gamma"}),
+        ("ReadText", {"file_path": "notes/a.txt", "offset": 2, "limit": 1}),
+        ("Glob", {"pattern": "**/*.txt"}),
+        ("Grep", {"pattern": "gam+a", "output_mode": "content"}),
+        ("TodoWrite", {"todos": [{"id": "1", "content": "edit", "status": "completed"},
+                                 {"id": "2", "content": "ship", "status": "pending"}]}),
+        ("Bash", {"command": "pwd; echo oops >&2; exit 3"}),
+        ("Bash", {"command": "sleep 5", "timeout": 200}),
+        ("Bash", {"command": "for i in $(seq 1 5000); do echo line-$i-........; done"}),
+        ("Write", {"file_path": "../escape.txt", "content": "no"}),
+        ("ReadText", {"file_path": "/etc/hostname"}),
+    ]},
+    {"content": "Done."},
+]  # fmt: skip
+ENV = 'echo "$CALLBACK_TOOL_NAME|$CALLBACK_TOOL_ID|$CALLBACK_SESSION_ID"; echo "$CALLBACK_TOOL_RESULT"'
+CALLBACKS = [
+    {"toolName": "Glob", "type": "bash_script", "name": "env", "bashCommand": ENV},
+    {"toolName": "Grep", "type": "bash_script", "name": "slow", "bashCommand": "sleep 5",
+     "bashTimeout": 300},
+    {"toolName": "glob", "type": "bash_script", "bashCommand": "echo case"},  # names match exactly
+    {"toolName": "Show", "type": "bash_script", "bashCommand": "echo never"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("script", [WORK])
+def test_file_tools_todos_bash_limits_and_callbacks(harness: Harness) -> None:
+    out = harness.run("turn", text="work", callbacks=CALLBACKS)
+    session_id = out["session"]["id"]
+    message = out["messages"][1]
+    results = [(c["name"], c["isError"], c["result"]) for c in message["toolCalls"]]
+    wrote, edited, read, globbed, grepped, todos, failed, slow, chatty, escape, outside = results
+    assert wrote[:2] == ("Write", False) and edited == ("Edit", False, "Replaced 1 occurrence(s)")
+    assert read == ("ReadText", False, "     2\tgamma")
+    assert globbed == ("Glob", False, "notes/a.txt")
+    assert grepped == ("Grep", False, "notes/a.txt:2:gamma")
+    assert todos == ("TodoWrite", False, "Todo list updated: 2 items, 1 completed")
+    assert failed[1] is True and failed[2].endswith("oops\nExit code 3")
+    assert failed[2].splitlines()[0].endswith(f"/{session_id}")  # runs in the session directory
+    assert slow[1] is True and "timed out after 0.2 s" in slow[2]
+    assert chatty[1] is False and "lines truncated]" in chatty[2] and len(chatty[2]) < 30_100
+    assert chatty[2].startswith("line-1-") and chatty[2].endswith("line-5000-........")
+    assert escape[1] is True and "outside the session directory" in escape[2]
+    assert outside[1] is True and "outside the session directory" in outside[2]
+    assert out["files"] == ["notes/a.txt"]
+    env, timed_out = message["callbackResults"]  # Glob's and Grep's; none for "glob" or Show
+    glob_call = message["toolCalls"][3]
+    assert env["callback_name"] == "env" and env["success"] is True
+    assert env["stdout"] == f"Glob|{glob_call['id']}|{session_id}\nnotes/a.txt\n"
+    assert timed_out["callback_name"] == "slow" and timed_out["success"] is False
+    assert "timed out after 0.3 s" in timed_out["error"]
+    with httpx.Client(headers={"Authorization": f"Bearer {harness.key}"}) as http:
+        native = http.get(f"{harness.server.url}/v1/sessions/{session_id}").json()
+    assert [t["status"] for t in native["attributes"]["todos"]] == ["completed", "pending"]
+
+
+@pytest.mark.parametrize("script", [[{"content": "a"}]])
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("replace", "Only this: apollo"), ("default", BASE), ("append", f"{BASE}\n\nOnly this: apollo")],
+)  # fmt: skip
+def test_prompt_modes_reach_the_model(harness: Harness, mode: str, expected: str) -> None:
+    harness.run("turn", text="hi", prompt_mode=mode, prompt="Only this: $<project>")
+    assert harness.llm.requests[0]["messages"][0] == {"role": "system", "content": expected}

@@ -322,24 +322,6 @@ class UpdateSession(WriteJob[Row]):
 
 
 @dataclass
-class SetAttributes(WriteJob[Row]):
-    workspace_id: str
-    session_id: str
-    attributes: dict[str, Any]
-
-    async def run(self, conn: Conn, notices: list[Notice]) -> Row:
-        row = await lock_session(conn, self.workspace_id, self.session_id)
-        merged = {**js(row["attributes"]), **self.attributes}
-        await conn.execute(
-            "UPDATE sessions SET attributes = :a, version = version + 1, updated_at = :t "
-            "WHERE id = :id",
-            {"a": merged, "t": now(), "id": self.session_id},
-        )
-        notices.append(Notice("updated", self.session_id))
-        return await reread(conn, self.session_id)
-
-
-@dataclass
 class ChangeAttributes(WriteJob[Row]):
     """Read, change and write a session's attributes with its row locked."""
 

@@ -262,7 +262,7 @@ class SqlSessionStore(SessionStore):
     async def set_attributes(
         self, *, workspace_id: str, session_id: str, attributes: dict[str, Any]
     ) -> Session:
-        job = jobs.SetAttributes(workspace_id, session_id, attributes)
+        job = jobs.ChangeAttributes(workspace_id, session_id, lambda _old: attributes)
         return session_from_row(await self.writer.submit(job))
 
     async def change_attributes(

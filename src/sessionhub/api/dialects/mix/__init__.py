@@ -7,6 +7,7 @@ of kind ``agent``; Mix's own fields live in the session's ``attributes``.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from sessionhub.api.dialects import Dialect
 from sessionhub.api.dialects.mix import errors, files, messages, sessions, stream
@@ -21,4 +22,11 @@ class MixDialect(Dialect):
         for module in (sessions, files, messages, stream):
             app.include_router(module.router)
         errors.install(app)
+        # Mix's server answers browsers from any origin (specs/mix.md §1).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=["*"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Content-Type", "Authorization", "X-Requested-With"],
+        )
         return app

@@ -51,7 +51,7 @@ async def list_files(session_id: str, request: Request, caller: MixCaller) -> Re
 async def upload_file(session_id: str, request: Request, caller: MixCaller) -> Response:
     await load_session(caller, session_id)
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_UPLOAD + MULTIPART_SLACK:
+    if length.isascii() and length.isdigit() and int(length) > MAX_UPLOAD + MULTIPART_SLACK:
         raise TooLarge("File too large (max 32MB)")
     form = await request.form(max_files=1, max_fields=20)
     try:

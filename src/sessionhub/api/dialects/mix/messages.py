@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -21,6 +22,17 @@ from sessionhub.core.errors import RunActive
 
 router = APIRouter(prefix="/api")
 HISTORY_LIMIT = 1000
+INT64 = 2**63
+DECIMAL = re.compile(r"[+-]?[0-9]{1,19}")  # longer cannot fit (nor reach int())
+
+
+def go_int(text: str) -> int | None:
+    """Go's ``strconv.Atoi``: a decimal that fits 64 bits, else None (Mix then uses the
+    default), so an absurd offset is an empty page rather than a database error."""
+    if not DECIMAL.fullmatch(text):
+        return None
+    value = int(text)
+    return value if -INT64 <= value < INT64 else None
 
 
 @router.post("/sessions/{session_id}/messages")
@@ -52,8 +64,10 @@ async def history(
 ) -> Response:
     """The user messages of every main session, newest first (Mix's global history):
     one bounded query (at most ``HISTORY_LIMIT`` rows), as Mix pages it by limit/offset."""
-    count = int(limit) if limit.lstrip("-").isdigit() and int(limit) > 0 else 50
-    skip = max(0, int(offset)) if offset.lstrip("-").isdigit() else 0
+    count = go_int(limit)
+    skip = go_int(offset)
+    count = 50 if count is None or count <= 0 else count
+    skip = 0 if skip is None or skip < 0 else skip
     events = await caller.service.user_messages(
         caller.workspace_id, KIND, limit=min(count, HISTORY_LIMIT), offset=skip
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -110,11 +112,23 @@ async def rewind_session(session_id: str, request: Request, caller: MixCaller) -
     kept = message_position(events, message_id)
     cut = cut_after(events, kept)
     if cut is not None:
+        first_deleted = events[next(i for i, e in enumerate(events) if e.id == cut) + 1]
         rewound = await caller.service.rewind(
-            caller.workspace_id, session_id, RewindRequest(to_event_id=cut, cleanup_files=cleanup)
+            caller.workspace_id, session_id, RewindRequest(to_event_id=cut)
         )
         session = rewound.session
+        if cleanup:
+            await cleanup_media(caller, session_id, first_deleted.created_at)
     return json_response(convert.session_data(session))
+
+
+async def cleanup_media(caller: MixCaller, session_id: str, cutoff: datetime) -> None:
+    """Mix's ``cleanupMedia``: the files at the top of the session directory modified after
+    the first deleted message go; subdirectories are left alone (as Mix's Go server)."""
+    for info in await caller.service.list_files(caller.workspace_id, session_id):
+        if "/" not in info.path and info.modified_at > cutoff:
+            with contextlib.suppress(NotFound):  # already gone
+                await caller.service.delete_file(caller.workspace_id, session_id, info.path)
 
 
 def message_events(events: list[Event]) -> list[int]:

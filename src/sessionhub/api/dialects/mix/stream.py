@@ -15,6 +15,7 @@ live is acknowledged with a heartbeat carrying the stored event's id.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
@@ -31,6 +32,7 @@ from sessionhub.drivers.agent import transcript
 
 router = APIRouter()
 PAGE = 500
+EVENT_ID = re.compile(r"[0-9]+")
 
 
 def frame(seq: int, name: str, data: object, retry: int = 30_000) -> ServerSentEvent:
@@ -148,9 +150,11 @@ async def stream_events(
     session = await load_session(caller, session_id)
     after = session.last_seq
     if last_event_id:
-        if not last_event_id.isdigit():
+        if not EVENT_ID.fullmatch(last_event_id):  # ASCII digits (str.isdigit takes "²")
             raise MixError("Last-Event-ID must be an id this stream sent")
-        after = min(int(last_event_id), session.last_seq)
+        digits = last_event_id.lstrip("0") or "0"
+        if len(digits) <= len(str(session.last_seq)):  # longer: past anything sent yet
+            after = min(int(digits), session.last_seq)
     return EventSourceResponse(
         frames(caller, session_id, after), headers={"Cache-Control": "no-cache"}
     )

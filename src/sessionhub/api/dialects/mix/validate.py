@@ -114,6 +114,7 @@ def callbacks(value: Any) -> list[dict[str, Any]]:
 def callback(item: Any) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise field_error("callbacks", "each callback must be an object")
+    check_callback_types(item)
     kind = item.get("type")
     if not item.get("toolName"):
         raise field_error("callbacks", "missing required field 'toolName'")
@@ -132,20 +133,37 @@ def callback(item: Any) -> dict[str, Any]:
     return normalised_callback(item)
 
 
-def normalised_callback(item: dict[str, Any]) -> dict[str, Any]:
+CALLBACK_STRINGS = ("toolName", "type", "bashCommand", "subAgentPrompt", "subAgentType",
+                    "messageContent", "name")  # fmt: skip
+CALLBACK_BOOLS = ("excludeFromContext", "includeFullHistory")
+
+
+def check_callback_types(item: dict[str, Any]) -> None:
+    """What Go's JSON decoding refuses before ``Validate`` runs: a field of the wrong type."""
+    for key in CALLBACK_STRINGS:
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise field_error("callbacks", f"'{key}' must be a string")
+    for key in CALLBACK_BOOLS:
+        if item.get(key) is not None and not isinstance(item[key], bool):
+            raise field_error("callbacks", f"'{key}' must be a boolean")
     timeout = item.get("bashTimeout")
-    if timeout is not None and (not isinstance(timeout, int) or timeout <= 0):
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0
+    ):
         raise field_error("callbacks", "bashTimeout must be a positive number of milliseconds")
+
+
+def normalised_callback(item: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "toolName": str(item["toolName"]), "type": item["type"],
-        "bashTimeout": timeout or 120_000,
+        "toolName": item["toolName"], "type": item["type"],
+        "bashTimeout": item.get("bashTimeout") or 120_000,
         "excludeFromContext": bool(item.get("excludeFromContext", False)),
         "includeFullHistory": bool(item.get("includeFullHistory", False)),
-        "subAgentType": str(item.get("subAgentType") or "general-purpose"),
+        "subAgentType": item.get("subAgentType") or "general-purpose",
     }  # fmt: skip
     for key in ("bashCommand", "subAgentPrompt", "messageContent", "name"):
         if item.get(key) is not None:
-            out[key] = str(item[key])
+            out[key] = item[key]
     return out
 
 
