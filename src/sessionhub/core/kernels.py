@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -34,6 +35,8 @@ from sessionhub.core.service import SessionService
 from sessionhub.drivers.kernel import Execution, KernelDriver
 
 KIND = "kernel"
+# a client-chosen id for a new kernel: it names the kernel's connection file
+NEW_KERNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 INTERRUPT_GRACE = 10.0  # seconds an interrupted execution gets to stop
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,11 @@ class KernelSessions:
                 raise Invalid(f"No such kernel: {kernel_id}")
             if attach:
                 kernel_name = self.driver.state(str(kernel_id)).name
+            elif kernel_id is not None and not NEW_KERNEL_ID.fullmatch(kernel_id):
+                raise Invalid(
+                    f"Invalid kernel id {kernel_id!r}: a new kernel's id is 1 to 100 letters, "
+                    "digits, '-' or '_'"
+                )
             else:
                 kernel_name = await self.driver.check_name(kernel_name)
             pooled = None if attach or kernel_id else self.driver.reserve_pooled(kernel_name)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import orjson
 import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
@@ -78,6 +79,9 @@ class KernelState:
     watched: bool = False  # the iopub watcher has received a message: its subscription is live
     watcher: asyncio.Task[None] | None = None
     pending: dict[str, Execution] = field(default_factory=dict)
+    # held while a finished execution is appended: transcripts keep the kernel's order
+    # (on PostgreSQL two writes in flight at once may commit in either order)
+    recording: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def running_code(self) -> bool:
@@ -95,15 +99,32 @@ def iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with each NUL character in its strings (keys too) replaced by U+FFFD.
+
+    PostgreSQL stores no NUL in text or jsonb, and a cell may well print one.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
 def transcript_event(execution: Execution) -> EventCreate:
     took = datetime.now(UTC) - execution.started
+    payload = {
+        "code": execution.code, "outputs": execution.outputs,
+        "execution_count": execution.execution_count, "status": execution.status,
+        "msg_id": execution.msg_id,
+    }  # fmt: skip
+    if b"\\u0000" in orjson.dumps(payload):
+        payload = without_nul(payload)
     return EventCreate(
         type="execution", role=Role.user,
-        payload={
-            "code": execution.code, "outputs": execution.outputs,
-            "execution_count": execution.execution_count, "status": execution.status,
-            "msg_id": execution.msg_id,
-        },
+        payload=payload,
         duration_ms=max(0, int(took.total_seconds() * 1000)),
     )  # fmt: skip
 
@@ -338,12 +359,14 @@ class KernelDriver(Driver):
             state.pending.pop(str(parent_id), None)
             execution.done.set()
             if execution.record:
-                task = asyncio.create_task(self._record(state.id, execution))
+                task = asyncio.create_task(self._record(state, execution))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    async def _record(self, kernel_id: str, execution: Execution) -> None:
-        await self.record(kernel_id, execution)
+    async def _record(self, state: KernelState, execution: Execution) -> None:
+        """Started in the order executions finish; the lock (FIFO) keeps that order."""
+        async with state.recording:
+            await self.record(state.id, execution)
 
     async def record(
         self, kernel_id: str, execution: Execution, *, skip: tuple[str, str] | None = None
@@ -367,8 +390,10 @@ class KernelDriver(Driver):
         """Record for this session first (its event is the answer), then for the others."""
         assert self.service is not None
         event = transcript_event(execution)
-        [recorded] = await self.service.append(workspace_id, session_id, [event])
-        await self.record(kernel_id, execution, skip=(workspace_id, session_id))
+        state = self.kernels.get(kernel_id)
+        async with state.recording if state is not None else contextlib.nullcontext():
+            [recorded] = await self.service.append(workspace_id, session_id, [event])
+            await self.record(kernel_id, execution, skip=(workspace_id, session_id))
         return recorded
 
     def track(

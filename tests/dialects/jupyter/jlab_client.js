@@ -24,6 +24,10 @@ async function main() {
   out.api_get_path = (await api.getModel(made.id)).path;
   const updated = await api.update({ id: made.id, path: 'renamed.ipynb' });
   out.api_updated_path = updated.path;
+  // no name sent: jupyter_server answers name null, which validateModel rejects
+  const nameless = await api.startNew({ path: 'nameless.ipynb', type: 'notebook', kernel: { name: 'python3' } });
+  out.api_nameless = { name: nameless.name, listed: (await api.listRunning()).length };
+  await api.shutdown(nameless.id);
   await api.shutdown(made.id);
   out.api_after_shutdown = (await api.listRunning()).map((s) => s.id).includes(made.id);
 

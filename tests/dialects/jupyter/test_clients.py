@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from sessionhub.testing import sdkenv
-from tests.dialects.jupyter.conftest import Jupyter, no_kernel_processes_left
+from tests.dialects.jupyter.conftest import Jupyter, Servers, no_kernel_processes_left
 
 HERE = Path(__file__).parent
 JLAB = {"@jupyterlab/services": "7.6.6", "ws": "8.18.3"}
@@ -21,7 +21,8 @@ def parse(done: object) -> dict[str, object]:
     return result
 
 
-def test_jupyterlab_services(jupyter: Jupyter) -> None:
+def test_jupyterlab_services(servers: Servers) -> None:
+    jupyter = servers.start()
     project = sdkenv.node_project("jupyterlab-services", JLAB)
     env = {"NODE_PATH": str(project / "node_modules")}
     done = sdkenv.run(["node", str(HERE / "jlab_client.js"), jupyter.base, jupyter.key],
@@ -30,6 +31,7 @@ def test_jupyterlab_services(jupyter: Jupyter) -> None:
     assert "error" not in out, out
     assert out["api_created"] == {"path": "api.ipynb", "name": "api", "type": "notebook",
                                   "kernel": "python3"}  # fmt: skip
+    assert out["api_nameless"] == {"name": "", "listed": 2}
     assert out["api_listed"] is True and out["api_after_shutdown"] is False
     assert out["api_get_path"] == "api.ipynb" and out["api_updated_path"] == "renamed.ipynb"
     assert out["started"] == {"path": "nb.ipynb", "name": "nb"}
@@ -43,7 +45,8 @@ def test_jupyterlab_services(jupyter: Jupyter) -> None:
     assert jupyter.http.get("api/kernels").json() == []
 
 
-def test_jupyter_server_client(jupyter: Jupyter) -> None:
+def test_jupyter_server_client(servers: Servers) -> None:
+    jupyter = servers.start()
     python = sdkenv.python_env("jupyter-server-client", ["jupyter-server-client==0.1.1"])
     done = sdkenv.run([str(python), str(HERE / "jsc_client.py"), jupyter.base.rstrip("/"),
                        jupyter.key], timeout=120)  # fmt: skip

@@ -6,14 +6,15 @@ import concurrent.futures
 
 import httpx
 
-from tests.dialects.jupyter.conftest import Jupyter
+from tests.dialects.jupyter.conftest import Jupyter, Servers
 
 
 def create(j: Jupyter, path: str, kind: str = "notebook", **extra: object) -> httpx.Response:
     return j.http.post("api/sessions", json={"path": path, "type": kind, **extra})
 
 
-def test_create_list_get_delete(jupyter: Jupyter) -> None:
+def test_create_list_get_delete(servers: Servers) -> None:
+    jupyter = servers.start()
     assert jupyter.http.get("api/sessions").json() == []
     made = create(jupyter, "foo/nb1.ipynb")
     assert made.status_code == 201
@@ -42,7 +43,8 @@ def test_create_or_return_by_path_is_atomic(jupyter: Jupyter) -> None:
     assert again.json()["id"] == answers[0].json()["id"] and again.json()["type"] == "notebook"
 
 
-def test_legacy_file_console_and_bad_input(jupyter: Jupyter) -> None:
+def test_legacy_file_console_and_bad_input(servers: Servers) -> None:
+    jupyter = servers.start()
     legacy = jupyter.http.post("api/sessions", json={"notebook": {"path": "legacy.ipynb"}})
     assert legacy.status_code == 201 and legacy.json()["type"] == "notebook"
     assert create(jupyter, "foo/nb1.py", "file").json()["type"] == "file"
@@ -73,7 +75,8 @@ def test_attach_to_kernel_and_shared_kernel_survives(jupyter: Jupyter) -> None:
     assert jupyter.http.get("api/kernels").json() == []
 
 
-def test_modify_path_type_and_kernel(jupyter: Jupyter) -> None:
+def test_modify_path_type_and_kernel(servers: Servers) -> None:
+    jupyter = servers.start()
     sid = create(jupyter, "nb1.ipynb").json()["id"]
     url = f"api/sessions/{sid}"
     assert jupyter.http.patch(url, json={"path": "nb2.ipynb"}).json()["path"] == "nb2.ipynb"

@@ -9,7 +9,7 @@ from typing import Any
 from websockets.sync.client import connect
 
 from sessionhub.api.dialects.jupyter.channels import V1, pack_v1, unpack_v1
-from tests.dialects.jupyter.conftest import Jupyter
+from tests.dialects.jupyter.conftest import Jupyter, Servers
 
 
 def request(code: str) -> dict[str, Any]:
@@ -68,7 +68,8 @@ def wait_for_executions(j: Jupyter, session_id: str, count: int) -> list[dict[st
     return executions(j, session_id)
 
 
-def test_transcript_fork_and_rewind(jupyter: Jupyter) -> None:
+def test_transcript_fork_and_rewind(servers: Servers) -> None:
+    jupyter = servers.start()
     session = jupyter.http.post("api/sessions", json={"path": "t.ipynb", "type": "notebook"}).json()
     sid, kid = session["id"], session["kernel"]["id"]
     assert run_cell(jupyter, kid, "x = 20\nx") == "20"
@@ -95,3 +96,8 @@ def test_transcript_fork_and_rewind(jupyter: Jupyter) -> None:
     )
     assert rewound.status_code == 200
     assert run_cell(jupyter, kid, "x") == "20"
+    # a restarted kernel that ran the one kept cell, not the old process re-running it
+    assert run_cell(jupyter, kid, "len(In) - 1") == "3"
+    kept = wait_for_executions(jupyter, sid, 3)
+    assert [c["payload"]["code"] for c in kept] == ["x = 20\nx", "x", "len(In) - 1"]
+    assert [c["payload"]["execution_count"] for c in kept] == [1, 2, 3]

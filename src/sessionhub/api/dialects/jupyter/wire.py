@@ -11,7 +11,9 @@ from sessionhub.api.dialects.jupyter.errors import BadRequest
 from sessionhub.core.kernels import KernelSessions
 from sessionhub.core.models import Session
 
-MAX_PATH = 200
+MAX_PATH = 200  # the path is the session's name
+MAX_TEXT = 1000  # name (the session's title), type, kernel name and id
+LIMITS = {"path": MAX_PATH}
 
 
 async def json_object(request: Request) -> dict[str, Any]:
@@ -36,15 +38,22 @@ def text(body: dict[str, Any], key: str, *, required: bool = False) -> str | Non
     value = body[key]
     if not isinstance(value, str):
         raise BadRequest(f"Field {key!r} must be a string")
+    return storable(key, value, LIMITS.get(key, MAX_TEXT))
+
+
+def storable(key: str, value: str, limit: int = MAX_TEXT) -> str:
+    """A string the store keeps as it is on SQLite and PostgreSQL: no NUL, bounded."""
+    if "\x00" in value:
+        raise BadRequest(f"Field {key!r} must not contain NUL characters")
+    if len(value) > limit:
+        raise BadRequest(f"Field {key!r} is longer than {limit} characters")
     return value
 
 
 def checked_path(path: str) -> str:
     if not path:
         raise BadRequest("Field 'path' must not be empty")
-    if len(path) > MAX_PATH:
-        raise BadRequest(f"Field 'path' is longer than {MAX_PATH} characters")
-    return path
+    return storable("path", path, MAX_PATH)
 
 
 def kernel_request(body: dict[str, Any]) -> dict[str, str | None]:
@@ -57,7 +66,7 @@ def kernel_request(body: dict[str, Any]) -> dict[str, str | None]:
         value = kernel.get(key)
         if value is not None and not isinstance(value, str):
             raise BadRequest(f"Field 'kernel.{key}' must be a string")
-        found[key] = value or None
+        found[key] = storable(f"kernel.{key}", value) if value else None
     return found
 
 
