@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -83,8 +85,24 @@ async def unhandled(request: Request, exc: Exception) -> Response:
     return problem(500, "Internal Server Error", "an unexpected error occurred; it was logged")
 
 
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def model_errors_as(validation_handler: Handler) -> Handler:
+    """A pydantic ``ValidationError`` raised inside a route — a model a handler built
+    from what the client sent — answered as that surface answers invalid requests."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ValidationError)
+        issues = exc.errors(include_url=False, include_context=False, include_input=False)
+        return await validation_handler(request, RequestValidationError(issues))
+
+    return handle
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.SessionHubError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ValidationError, model_errors_as(validation_error))
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unhandled)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
-from sessionhub.core.models import Model, Name
+from sessionhub.core.models import Model, Name, Text
 
 PLACEHOLDERS = {"port": 0, "session_dir": "/dir"}
 PROBE = re.compile(r"^(tcp|http:/[^\s]*)$")
@@ -23,14 +23,14 @@ def command_args(template: str, *, port: int, session_dir: str) -> list[str]:
 
 class MachineCreate(Model):
     name: Name
-    command: Annotated[str, StringConstraints(min_length=1, max_length=4000)] = Field(
+    command: Annotated[Text, StringConstraints(min_length=1, max_length=4000)] = Field(
         description="Command line; {port} and {session_dir} are filled in at launch."
     )
-    env: dict[EnvName, str] = Field(default_factory=dict)
-    gpu: Annotated[str, StringConstraints(min_length=1, max_length=40)] = "CPU"
+    env: dict[EnvName, Text] = Field(default_factory=dict)
+    gpu: Annotated[Text, StringConstraints(min_length=1, max_length=40)] = "CPU"
     price_per_hour: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] = 0.0
     max_sessions: Annotated[int, Field(ge=1, le=1000)] = 1
-    probe: str = Field(
+    probe: Text = Field(
         default="tcp", description="'tcp' (the port accepts) or 'http:/path' (answers < 500)."
     )
     startup_timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0

@@ -12,12 +12,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 T = TypeVar("T")
 
 
+NUL_REFUSED = "must not contain NUL characters (\\u0000): PostgreSQL cannot store them"
+
+
 def _storable(value: dict[str, Any]) -> dict[str, Any]:
-    """JSON we can store and send back: integers within 64 bits, no NaN or infinity."""
+    """JSON we can store and send back on either database: integers within 64 bits,
+    no NaN or infinity, no NUL in any string or key."""
     try:
-        orjson.dumps(value)
+        dumped = orjson.dumps(value)
     except TypeError as exc:
         raise ValueError(f"not storable as JSON: {exc}") from None
+    if b"\\u0000" in dumped:
+        raise ValueError(f"JSON strings {NUL_REFUSED}")
     text = repr(value)
     if "nan" in text or "inf" in text:
         _reject_non_finite(value)
@@ -35,8 +41,28 @@ def _reject_non_finite(value: Any) -> None:
             _reject_non_finite(item)
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError(f"the text {NUL_REFUSED}")
+    return value
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` with each NUL character in its strings (keys too) replaced by U+FFFD:
+    for what a driver records from the outside world (a cell or a tool may print one)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
 Json = Annotated[dict[str, Any], AfterValidator(_storable)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Annotated[str, AfterValidator(_no_nul)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)]
+Title = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_no_nul)]
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
 
@@ -123,7 +149,7 @@ class Page(Model, Generic[T]):
 class SessionCreate(Model):
     kind: Kind = "generic"
     name: Name | None = None
-    title: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    title: Title | None = None
     parent_id: str | None = None
     attributes: Json = Field(default_factory=dict)
     metadata: Json = Field(default_factory=dict)
@@ -133,7 +159,7 @@ class SessionCreate(Model):
 class SessionUpdate(Model):
     """A partial update: only the fields that are set change; ``null`` clears."""
 
-    title: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    title: Title | None = None
     name: Name | None = None
     metadata: Json | None = None
     ttl_seconds: Annotated[int, Field(gt=0, le=10 * 365 * 86400)] | None = None
@@ -165,7 +191,7 @@ class EventList(Model):
 
 class ForkRequest(Model):
     at_event_id: str | None = None
-    title: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    title: Title | None = None
     name: Name | None = None
     metadata: Json | None = None
 

@@ -31,7 +31,7 @@ from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_client.session import Session as ZmqSession
 
 from sessionhub.core.errors import Interrupted, Invalid, NotFound, Unavailable
-from sessionhub.core.models import Event, EventCreate, Role, Session
+from sessionhub.core.models import Event, EventCreate, Role, Session, without_nul
 from sessionhub.drivers.base import Capability, Driver, DriverHost
 from sessionhub.drivers.kernel_cull import IdleCuller
 from sessionhub.drivers.kernel_pool import KernelPool
@@ -97,20 +97,6 @@ class KernelState:
 
 def iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def without_nul(value: Any) -> Any:
-    """``value`` with each NUL character in its strings (keys too) replaced by U+FFFD.
-
-    PostgreSQL stores no NUL in text or jsonb, and a cell may well print one.
-    """
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_nul(item) for item in value]
-    return value
 
 
 def transcript_event(execution: Execution) -> EventCreate:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from sessionhub.core.models import EventCreate
+from sessionhub.core.models import EventCreate, without_nul
 from sessionhub.drivers.agent import transcript
 from sessionhub.drivers.agent.provider import Call
 from sessionhub.drivers.agent.tools import Outcome, run_shell, truncate
@@ -28,7 +28,7 @@ async def run_callbacks(agent: Agent, call: Call, outcome: Outcome, message_id: 
         }  # fmt: skip
         result = await run_one(agent, cb, call, outcome)
         await agent.record([EventCreate(type=transcript.CALLBACK_RESULT,
-                                        payload={**base, **result})])  # fmt: skip
+                                        payload=without_nul({**base, **result}))])  # fmt: skip
         if cb["type"] == "send_message":  # sent once every call of the reply has its result
             agent.injections.append(str(cb.get("messageContent", "")))
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from openai import APIError, AsyncOpenAI
 
-from sessionhub.core.models import Event, EventCreate, Role, Session, SessionCreate
+from sessionhub.core.models import Event, EventCreate, Role, Session, SessionCreate, without_nul
 from sessionhub.drivers.agent import prompt, toolbox, tools, transcript
 from sessionhub.drivers.agent.provider import Call, Reply, Request, ask, describe
 
@@ -46,7 +46,7 @@ def new_id() -> str:
 
 
 def stream_event(name: str, data: dict[str, Any]) -> EventCreate:
-    return EventCreate(type=transcript.stream_type(name), payload=data)
+    return EventCreate(type=transcript.stream_type(name), payload=without_nul(data))
 
 
 @dataclass
@@ -99,7 +99,7 @@ class Agent:
         }  # fmt: skip
         if self.parent_call is not None:
             data["parentToolCallId"] = self.parent_call
-        await self.stream([EventCreate(type=transcript.REPLY, payload=data)])
+        await self.stream([EventCreate(type=transcript.REPLY, payload=without_nul(data))])
 
     async def turn(self, text: str, options: TurnOptions) -> str:
         """Run the turn; the final answer is returned (and ends the stream's turn)."""
@@ -191,21 +191,22 @@ class Agent:
         if cancelled:
             payload["cancelled"] = True
         await self.record([EventCreate(
-            type=transcript.MESSAGE, role=Role.assistant, payload=payload,
+            type=transcript.MESSAGE, role=Role.assistant, payload=without_nul(payload),
             input_tokens=reply.input_tokens, output_tokens=reply.output_tokens, cost=reply.cost,
         )])  # fmt: skip
 
     async def tool(self, call: Call, message_id: str) -> None:
-        await self.record([EventCreate(type=transcript.TOOL_CALL, payload={
-            "id": call.id, "name": call.name, "input": call.input, "messageId": message_id})])  # fmt: skip
+        await self.record([EventCreate(type=transcript.TOOL_CALL, payload=without_nul({
+            "id": call.id, "name": call.name, "input": call.input, "messageId": message_id}))])  # fmt: skip
         await self.emit("tool_execution_start", {"type": "tool_execution_start",
                         "toolCallId": call.id, "toolName": call.name, "progress": "running"})  # fmt: skip
         outcome = await self.execute(call)
         self.pending.remove(call)  # its result is written from here on, cancelled or not
         await self.record([EventCreate(
             type=transcript.TOOL_RESULT, role=Role.tool, cost=outcome.cost,
-            payload={"toolCallId": call.id, "name": call.name, "result": outcome.text,
-                     "isError": outcome.is_error, "messageId": message_id})])  # fmt: skip
+            payload=without_nul({"toolCallId": call.id, "name": call.name,
+                                 "result": outcome.text, "isError": outcome.is_error,
+                                 "messageId": message_id}))])  # fmt: skip
         await self.emit("tool_execution_complete", {"type": "tool_execution_complete",
                         "toolCallId": call.id, "toolName": call.name, "progress": "done",
                         "success": not outcome.is_error})  # fmt: skip

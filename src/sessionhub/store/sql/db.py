@@ -13,16 +13,20 @@ import abc
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 
+from sessionhub.core.errors import Invalid
+
+_PG_NUL_ERRORS = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
 Row = Mapping[str, Any]
 Params = Mapping[str, Any]
 
@@ -264,6 +268,16 @@ def _pg_args(names: tuple[str, ...], params: Params | None) -> list[Any]:
     return [params[n] for n in names]
 
 
+@contextmanager
+def _nul_refused() -> Iterator[None]:
+    """PostgreSQL takes no NUL in text or jsonb, not even to look a row up: a client's
+    mistake (models refuse NUL before a write), so a 400, not a database failure."""
+    try:
+        yield
+    except _PG_NUL_ERRORS as exc:
+        raise Invalid("text with NUL characters (\\u0000) is not accepted") from exc
+
+
 class PgConn(Conn):
     dialect = "postgresql"
 
@@ -272,17 +286,20 @@ class PgConn(Conn):
 
     async def fetch(self, sql: str, params: Params | None = None) -> list[Row]:
         text, names = pg_sql(sql)
-        return list(await self.raw.fetch(text, *_pg_args(names, params)))
+        with _nul_refused():
+            return list(await self.raw.fetch(text, *_pg_args(names, params)))
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
         text, names = pg_sql(sql)
-        status: str = await self.raw.execute(text, *_pg_args(names, params))
+        with _nul_refused():
+            status: str = await self.raw.execute(text, *_pg_args(names, params))
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         text, names = pg_sql(sql)
-        await self.raw.executemany(text, [_pg_args(names, r) for r in rows])
+        with _nul_refused():
+            await self.raw.executemany(text, [_pg_args(names, r) for r in rows])
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -320,7 +337,6 @@ class PostgresDatabase(Database):
         self._all_writers: list[Any] = []
 
     async def open(self) -> None:
-        import asyncpg
 
         self.pool = await asyncpg.create_pool(
             self.dsn, min_size=1, max_size=self.pool_size, init=_init_pg_connection
@@ -345,7 +361,6 @@ class PostgresDatabase(Database):
         self.pool = None
 
     def is_retryable(self, exc: BaseException) -> bool:
-        import asyncpg
 
         return isinstance(exc, asyncpg.TransactionRollbackError)  # deadlock, serialization
 
@@ -378,6 +393,5 @@ class PostgresDatabase(Database):
 
     async def connect_raw(self, name: str = "sessionhub") -> Any:
         """A dedicated connection outside the pool (LISTEN needs one)."""
-        import asyncpg
 
         return await asyncpg.connect(self.dsn, server_settings={"application_name": name})

@@ -8,9 +8,13 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from sessionhub.api.problems import model_errors_as
 from sessionhub.core import errors
 from sessionhub.core.machine_sessions import LeaseNotFound, MachineNotFound
 
@@ -51,6 +55,12 @@ async def domain_error(request: Request, exc: Exception) -> JSONResponse:
     return detail(status, message)
 
 
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422 ``{"detail": [...]}``."""
+    assert isinstance(exc, RequestValidationError)
+    return await request_validation_exception_handler(request, exc)
+
+
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     return detail(exc.status_code, str(exc.detail))
@@ -63,5 +73,6 @@ async def unhandled(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.SessionHubError, domain_error)
+    app.add_exception_handler(ValidationError, model_errors_as(validation_error))
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unhandled)
