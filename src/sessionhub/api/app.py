@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
     for module in (events, sessions, files, stream, transfer, keys, machines, otlp, ops):
         app.include_router(module.router)
     if settings.hot_routes:
-        hot.install(app)
+        hot.install(app, settings)
     problems.install(app)
     app.state.dialect_apps = mount_dialects(app, settings.root_dialect)
     app.add_middleware(middleware.BodyLimit, settings=settings)
