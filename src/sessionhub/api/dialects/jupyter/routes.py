@@ -38,9 +38,9 @@ def not_found(session_id: str) -> NotFound:
 
 # sessions
 @router.get("/api/sessions")
-async def list_sessions(c: CallerDep) -> list[dict[str, Any]]:
+async def list_sessions(c: CallerDep) -> Response:
     found = await c.sessions.all(c.workspace_id)
-    return [wire.session_model(c.sessions, s) for s in found]
+    return wire.answer([wire.session_model(c.sessions, s) for s in found])
 
 
 @router.post("/api/sessions", status_code=201)
@@ -59,12 +59,12 @@ async def create_session(request: Request, response: Response, c: CallerDep) -> 
 
 
 @router.get("/api/sessions/{session_id}")
-async def get_session(session_id: str, c: CallerDep) -> dict[str, Any]:
+async def get_session(session_id: str, c: CallerDep) -> Response:
     try:
         session = await c.sessions.get(c.workspace_id, session_id)
     except NotFound:
         raise not_found(session_id) from None
-    return wire.session_model(c.sessions, session)
+    return wire.answer(wire.session_model(c.sessions, session))
 
 
 @router.patch("/api/sessions/{session_id}")
@@ -96,8 +96,8 @@ async def delete_session(session_id: str, c: CallerDep) -> Response:
 
 # kernels
 @router.get("/api/kernels")
-async def list_kernels(c: CallerDep) -> list[dict[str, Any]]:
-    return await c.sessions.kernels(c.workspace_id)
+async def list_kernels(c: CallerDep) -> Response:
+    return wire.answer(await c.sessions.kernels(c.workspace_id))
 
 
 @router.post("/api/kernels", status_code=201)
@@ -111,9 +111,9 @@ async def start_kernel(request: Request, response: Response, c: CallerDep) -> di
 
 
 @router.get("/api/kernels/{kernel_id}")
-async def get_kernel(kernel_id: str, c: CallerDep) -> dict[str, Any]:
+async def get_kernel(kernel_id: str, c: CallerDep) -> Response:
     await c.sessions.find_kernel(c.workspace_id, kernel_id)
-    return c.sessions.driver.model(kernel_id)
+    return wire.answer(c.sessions.driver.model(kernel_id))
 
 
 @router.delete("/api/kernels/{kernel_id}", status_code=204)
