@@ -40,7 +40,7 @@ def not_found(session_id: str) -> NotFound:
 @router.get("/api/sessions")
 async def list_sessions(c: CallerDep) -> Response:
     found = await c.sessions.all(c.workspace_id)
-    return wire.answer([wire.session_model(c.sessions, s) for s in found])
+    return wire.answer(wire.session_models(c.sessions, found))
 
 
 @router.post("/api/sessions", status_code=201)

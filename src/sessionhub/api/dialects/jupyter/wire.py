@@ -91,14 +91,31 @@ def answer(content: Any) -> Response:
     return Response(orjson.dumps(content), media_type="application/json")
 
 
-def session_model(sessions: KernelSessions, session: Session) -> dict[str, Any]:
+def session_models(sessions: KernelSessions, found: list[Session]) -> list[dict[str, Any]]:
+    """Many sessions' models; a running kernel's model is made once for all its sessions."""
+    running: dict[str, dict[str, Any]] = {}
+    models = []
+    for session in found:
+        kernel_id = str(session.attributes.get("kernel_id", ""))
+        kernel = running.get(kernel_id)
+        if kernel is None:
+            kernel = sessions.kernel_model(session)
+            if sessions.driver.running(kernel_id):
+                running[kernel_id] = kernel
+        models.append(session_model(sessions, session, kernel))
+    return models
+
+
+def session_model(
+    sessions: KernelSessions, session: Session, kernel: dict[str, Any] | None = None
+) -> dict[str, Any]:
     attributes = session.attributes
     path = str(attributes.get("path", session.name or ""))
     name = str(attributes.get("jupyter_name") or "")
     kind = str(attributes.get("type", ""))
     model: dict[str, Any] = {
         "id": session.id, "path": path, "name": name, "type": kind,
-        "kernel": sessions.kernel_model(session),
+        "kernel": kernel if kernel is not None else sessions.kernel_model(session),
     }  # fmt: skip
     if kind == "notebook":
         model["notebook"] = {"path": path, "name": name}
