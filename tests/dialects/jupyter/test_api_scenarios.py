@@ -20,7 +20,12 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from sessionhub import Client
-from tests.dialects.jupyter.conftest import Jupyter, Servers, no_kernel_processes_left, start
+from tests.dialects.jupyter.conftest import (
+    Jupyter,
+    Servers,
+    no_kernel_processes_left,
+    running,
+)
 from tests.dialects.jupyter.test_lifecycle import until
 from tests.dialects.jupyter.test_transcript import run_cell, wait_for_executions
 
@@ -227,13 +232,8 @@ def two_specs(
          "env": {"SESSIONHUB_TEST_SPEC": "alt"}}
     ))  # fmt: skip
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    server, key = start(tmp_path, capsys)
-    hub = Jupyter(server, key)
-    try:
+    with running(tmp_path, capsys) as hub:
         yield hub
-    finally:
-        hub.http.close()
-        server.__exit__(None, None, None)
 
 
 def test_a_named_kernelspec_is_the_one_started(two_specs: Jupyter) -> None:

@@ -70,26 +70,19 @@ async def _send(client: httpx.AsyncClient, method: str, path: str, body: Any) ->
     return await client.request(method, path, json=body)
 
 
-@pytest.mark.parametrize(("method", "path", "body"), THREADS, ids=range(len(THREADS)))
-async def test_threads_bad_input_is_400_with_a_grpc_code(
-    client: httpx.AsyncClient, method: str, path: str, body: Any
+CASES = [(*case, 3) for case in THREADS] + [(*case, "400") for case in LEGACY]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "code"), CASES, ids=range(len(CASES)))
+async def test_bad_input_is_400_in_each_generations_envelope(
+    client: httpx.AsyncClient, method: str, path: str, body: Any, code: int | str
 ) -> None:
+    """Threads answer a gRPC code (3), the legacy API Hono's string code ("400")."""
     await _made(client)
     reply = await _send(client, method, path, body)
     assert reply.status_code == 400, reply.text
     assert reply.headers["content-type"] == "application/json"
-    assert reply.json()["code"] == 3 and reply.json()["message"]
-
-
-@pytest.mark.parametrize(("method", "path", "body"), LEGACY, ids=range(len(LEGACY)))
-async def test_legacy_bad_input_is_400_with_a_string_code(
-    client: httpx.AsyncClient, method: str, path: str, body: Any
-) -> None:
-    await _made(client)
-    reply = await _send(client, method, path, body)
-    assert reply.status_code == 400, reply.text
-    assert reply.headers["content-type"] == "application/json"
-    assert reply.json()["code"] == "400" and reply.json()["message"]
+    assert reply.json()["code"] == code and reply.json()["message"]
 
 
 async def test_a_taken_external_id_is_a_conflict_in_both_envelopes(
