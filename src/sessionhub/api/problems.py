@@ -100,9 +100,20 @@ def model_errors_as(validation_handler: Handler) -> Handler:
     return handle
 
 
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(errors.SessionHubError, domain_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(ValidationError, model_errors_as(validation_error))
-    app.add_exception_handler(HTTPException, http_error)
+def install_handlers(
+    app: FastAPI, *, domain: Handler, validation: Handler, http: Handler, unhandled: Handler
+) -> None:
+    """One surface's error envelope: domain errors, invalid requests (also models a
+    route builds from what the client sent), HTTP errors, and anything unexpected."""
+    app.add_exception_handler(errors.SessionHubError, domain)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(ValidationError, model_errors_as(validation))
+    app.add_exception_handler(HTTPException, http)
     app.add_exception_handler(Exception, unhandled)
+
+
+def install(app: FastAPI) -> None:
+    install_handlers(
+        app, domain=domain_error, validation=validation_error, http=http_error,
+        unhandled=unhandled,
+    )  # fmt: skip

@@ -19,7 +19,7 @@ import orjson
 from sessionhub.core.errors import NotFound
 from sessionhub.core.models import Event, EventCreate
 from sessionhub.store.sql.db import Conn
-from sessionhub.store.sql.rows import event_from_row, event_row
+from sessionhub.store.sql.rows import Counts, event_from_row, event_row
 from sessionhub.store.sql.writer import PG_CHANNEL, Notice, Outcome
 
 
@@ -66,59 +66,36 @@ PG_APPEND_DELTAS = (
 )
 
 
-class _Delta:
-    """What one batch adds to one session."""
-
-    __slots__ = ("by_role", "by_type", "cost", "dur", "inp", "mc", "n", "outp", "tc")
-
-    def __init__(self) -> None:
-        self.n = self.mc = self.tc = self.inp = self.outp = self.dur = 0
-        self.cost = 0.0
-        self.by_type: dict[str, int] = {}
-        self.by_role: dict[str, int] = {}
-
-    def add(self, event: EventCreate) -> None:
-        self.n += 1
-        self.mc += event.type == "message"
-        self.tc += event.type == "tool_call"
-        self.inp += event.input_tokens
-        self.outp += event.output_tokens
-        self.cost += event.cost
-        self.dur += event.duration_ms
-        self.by_type[event.type] = self.by_type.get(event.type, 0) + 1
-        if event.role is not None:
-            self.by_role[event.role.value] = self.by_role.get(event.role.value, 0) + 1
-
-
 class AppendPlan:
     """The rows and per-session deltas of a batch of plain appends, before numbering."""
 
     def __init__(self, appends: Sequence[tuple[str, str, Sequence[EventCreate]]], at: datetime):
         self.at = at
         self.workspaces: dict[str, str] = {}
-        self.deltas: dict[str, _Delta] = {}
+        self.deltas: dict[str, Counts] = {}
         self.rows: list[list[dict[str, Any]]] = []
         for workspace_id, session_id, events in appends:
             self.workspaces.setdefault(session_id, workspace_id)
-            delta = self.deltas.setdefault(session_id, _Delta())
+            delta = self.deltas.setdefault(session_id, Counts.zero())
             job_rows = []
             for event in events:
                 delta.add(event)
-                job_rows.append(event_row(session_id, delta.n, event, at))
+                job_rows.append(event_row(session_id, delta.values["event_count"], event, at))
             self.rows.append(job_rows)
 
     def params(self) -> dict[str, Any]:
         ids = list(self.deltas)
-        ds = [self.deltas[sid] for sid in ids]
+        ds = [self.deltas[sid].values for sid in ids]
         rows = [r for job_rows in self.rows for r in job_rows]
         return {
             "at": self.at, "channel": PG_CHANNEL,
             "s_id": ids, "s_ws": [self.workspaces[sid] for sid in ids],
-            "s_n": [d.n for d in ds], "s_mc": [d.mc for d in ds], "s_tc": [d.tc for d in ds],
-            "s_in": [d.inp for d in ds], "s_out": [d.outp for d in ds],
-            "s_cost": [float(d.cost) for d in ds], "s_dur": [d.dur for d in ds],
-            "s_types": [orjson.dumps(d.by_type).decode() for d in ds],
-            "s_roles": [orjson.dumps(d.by_role).decode() for d in ds],
+            "s_n": [d["event_count"] for d in ds], "s_mc": [d["message_count"] for d in ds],
+            "s_tc": [d["tool_call_count"] for d in ds], "s_in": [d["input_tokens"] for d in ds],
+            "s_out": [d["output_tokens"] for d in ds], "s_cost": [float(d["cost"]) for d in ds],
+            "s_dur": [d["duration_ms"] for d in ds],
+            "s_types": [orjson.dumps(self.deltas[sid].by_type).decode() for sid in ids],
+            "s_roles": [orjson.dumps(self.deltas[sid].by_role).decode() for sid in ids],
             "e_id": [r["id"] for r in rows], "e_sid": [r["session_id"] for r in rows],
             "e_off": [r["seq"] for r in rows], "e_type": [r["type"] for r in rows],
             "e_role": [r["role"] for r in rows],
@@ -135,7 +112,7 @@ class AppendPlan:
             if sid not in last_seqs:
                 results.append(Outcome(error=NotFound(f"session {sid} not found")))
                 continue
-            base = last_seqs[sid] - self.deltas[sid].n
+            base = last_seqs[sid] - self.deltas[sid].values["event_count"]
             events: list[Event] = []
             for row in job_rows:
                 row["seq"] += base

@@ -187,6 +187,11 @@ class Counts:
         self.by_type: dict[str, int] = dict(counts.get("by_type", {}))
         self.by_role: dict[str, int] = dict(counts.get("by_role", {}))
 
+    @classmethod
+    def zero(cls) -> Counts:
+        """Nothing yet: what a batch adds, as deltas (PostgreSQL's one-statement append)."""
+        return cls({**dict.fromkeys(cls.FIELDS, 0), "cost": 0.0, "counts": {}})
+
     def add(self, event: EventCreate) -> None:
         v = self.values
         v["event_count"] += 1

@@ -11,10 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from sessionhub.api.problems import model_errors_as
+from sessionhub.api.problems import install_handlers
 from sessionhub.core import errors
 from sessionhub.core.machine_sessions import LeaseNotFound, MachineNotFound
 
@@ -72,7 +71,7 @@ async def unhandled(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(errors.SessionHubError, domain_error)
-    app.add_exception_handler(ValidationError, model_errors_as(validation_error))
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, unhandled)
+    install_handlers(
+        app, domain=domain_error, validation=validation_error, http=http_error,
+        unhandled=unhandled,
+    )  # fmt: skip

@@ -12,11 +12,10 @@ import logging
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from sessionhub.api.problems import model_errors_as
+from sessionhub.api.problems import install_handlers
 from sessionhub.core import errors
 from sessionhub.drivers.kernel import UnknownKernelName
 
@@ -85,8 +84,7 @@ async def unhandled(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(errors.SessionHubError, domain_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(ValidationError, model_errors_as(validation_error))
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, unhandled)
+    install_handlers(
+        app, domain=domain_error, validation=validation_error, http=http_error,
+        unhandled=unhandled,
+    )  # fmt: skip
