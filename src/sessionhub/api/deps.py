@@ -33,7 +33,7 @@ def bearer_secret(request: Request) -> str | None:
 
 async def authenticate(request: Request, hub: Hub) -> Principal:
     if hub.settings.no_auth:
-        return Principal(workspace_id=hub.default_workspace_id, admin=True)
+        return hub.open_principal()
     secret = bearer_secret(request)
     if secret is None:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")

@@ -22,6 +22,13 @@ class Hub:
     bus: EventBus
     default_workspace_id: str = ""
     _keys: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+    _open: Principal | None = None
+
+    def open_principal(self) -> Principal:
+        """Who calls a ``--no-auth`` server: an admin of the default workspace (made once)."""
+        if self._open is None or self._open.workspace_id != self.default_workspace_id:
+            self._open = Principal(workspace_id=self.default_workspace_id, admin=True)
+        return self._open
 
     async def principal_for(self, secret: str) -> Principal | None:
         """Resolve a key; answers are cached briefly (a revoke elsewhere lands within 5 s)."""

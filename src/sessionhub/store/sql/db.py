@@ -46,6 +46,13 @@ class Conn(abc.ABC):
     @abc.abstractmethod
     async def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
 
+    async def executemany_values(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Positional (``?``) rows whose values are already SQLite's own types (SQLite only).
+
+        The hot append path skips `executemany`'s per-value conversion this way.
+        """
+        raise NotImplementedError
+
     async def fetchrow(self, sql: str, params: Params | None = None) -> Row | None:
         rows = await self.fetch(sql, params)
         return rows[0] if rows else None
@@ -92,14 +99,14 @@ class Database(abc.ABC):
 # --- SQLite ---------------------------------------------------------------
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
 _TO_SQLITE: dict[type, Any] = {
     datetime: lambda v: format_ts(v),
-    dict: _json_text,
-    list: _json_text,
+    dict: json_text,
+    list: json_text,
     bool: int,
 }
 
@@ -111,7 +118,7 @@ def to_sqlite(value: Any) -> Any:
 
 def format_ts(value: datetime) -> str:
     """Fixed-width UTC ISO text: sorts lexicographically in time order."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _sqlite_params(params: Params | None) -> dict[str, Any]:
@@ -137,6 +144,9 @@ class SqliteConn(Conn):
 
     async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         self.raw.executemany(sql, [_sqlite_params(r) for r in rows])
+
+    async def executemany_values(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.raw.executemany(sql, rows)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

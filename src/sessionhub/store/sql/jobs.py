@@ -15,7 +15,7 @@ import orjson
 from sessionhub.core.errors import AlreadyExists, Conflict, NotFound, SeqMismatch
 from sessionhub.core.models import Event, EventCreate, SessionCreate, SessionUpdate
 from sessionhub.store.base import Created, Rewound
-from sessionhub.store.sql.db import Conn, Row
+from sessionhub.store.sql.db import Conn, Row, format_ts, json_text
 from sessionhub.store.sql.pg_append import AppendPlan, append_in_one_statement, fits_one_statement
 from sessionhub.store.sql.rows import (
     Counts,
@@ -39,17 +39,32 @@ EVENT_COLUMNS = (
     "id, session_id, seq, type, role, payload, input_tokens, output_tokens, cost, "
     "duration_ms, created_at"
 )
-INSERT_EVENT = (
-    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (:id, :session_id, :seq, :type, :role, "
-    ":payload, :input_tokens, :output_tokens, :cost, :duration_ms, :created_at)"
-)
+INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 UPDATE_TOTALS = (
-    "UPDATE sessions SET event_count = :event_count, message_count = :message_count, "
-    "tool_call_count = :tool_call_count, input_tokens = :input_tokens, "
-    "output_tokens = :output_tokens, cost = :cost, duration_ms = :duration_ms, "
-    "counts = :counts, last_seq = :last_seq, version = version + 1, updated_at = :updated_at "
-    "WHERE id = :id"
+    f"UPDATE sessions SET {', '.join(f'{f} = ?' for f in Counts.FIELDS)}, counts = ?, "
+    "last_seq = ?, version = version + 1, updated_at = ? WHERE id = ?"
 )
+"""An append batch on SQLite, positionally, with values already in SQLite's types."""
+
+
+async def sqlite_append(
+    conn: Conn, rows: list[dict[str, Any]], sessions: dict[str, SessionState], at: datetime
+) -> None:
+    stamp = format_ts(at)
+    await conn.executemany_values(INSERT_EVENT, [
+        (r["id"], r["session_id"], r["seq"], r["type"], r["role"], json_text(r["payload"]),
+         r["input_tokens"], r["output_tokens"], r["cost"], r["duration_ms"], stamp)
+        for r in rows
+    ])  # fmt: skip
+    written = {r["session_id"] for r in rows}
+    await conn.executemany_values(UPDATE_TOTALS, [
+        (*state.counts.in_order(), json_text(state.counts.by_kind()), state.last_seq,
+         stamp, sid)
+        for sid, state in sessions.items()
+        if sid in written
+    ])  # fmt: skip
+
+
 PG_APPEND = (
     f"WITH ins AS (INSERT INTO events ({EVENT_COLUMNS}) "
     "SELECT e.id, e.sid, e.seq, e.type, e.role, e.payload::jsonb, e.inp, e.outp, e.cost, e.dur, :at "
@@ -399,21 +414,7 @@ class AppendEvents(WriteJob[list[Event]]):
         if rows and conn.dialect == "postgresql":
             await conn.execute(PG_APPEND, pg_append_params(rows, sessions, at))
         elif rows:
-            await conn.executemany(INSERT_EVENT, rows)
-            touched = {row["session_id"] for row in rows}
-            await conn.executemany(
-                UPDATE_TOTALS,
-                [
-                    {
-                        **state.counts.params(),
-                        "last_seq": state.last_seq,
-                        "updated_at": at,
-                        "id": sid,
-                    }
-                    for sid, state in sessions.items()
-                    if sid in touched
-                ],
-            )
+            await sqlite_append(conn, rows, sessions, at)
         return outcomes
 
     def _plan(
@@ -441,6 +442,9 @@ class AppendEvents(WriteJob[list[Event]]):
         )
 
 
+STATE_COLUMNS = f"id, workspace_id, last_seq, counts, {', '.join(Counts.FIELDS)}"
+
+
 @dataclass
 class SessionState:
     """A session's row as an append batch changes it in memory."""
@@ -456,7 +460,7 @@ async def lock_sessions(conn: Conn, ids: set[str]) -> dict[str, SessionState]:
     placeholders = ", ".join(f":{name}" for name in names)
     lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
     found = await conn.fetch(
-        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id IN ({placeholders}) ORDER BY id{lock}",
+        f"SELECT {STATE_COLUMNS} FROM sessions WHERE id IN ({placeholders}) ORDER BY id{lock}",
         names,
     )
     return {r["id"]: SessionState(r["workspace_id"], Counts(r), r["last_seq"]) for r in found}
