@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
@@ -50,13 +51,16 @@ class AccessLog:
     """One line per request, written directly (no `logging` record per request).
 
     A `logging` call with the JSON formatter cost ~90 us per request, more than an
-    append's SQL; this writes the same fields with orjson in a few microseconds.
+    append's SQL; this writes the same fields with orjson in a few microseconds. Lines
+    made during one turn of the event loop (a write batch answers dozens of requests
+    at once) go out in one write at the end of that turn, not one system call each.
     """
 
     def __init__(self, stream: TextIO | None = None, *, fmt: str = "json", enabled: bool = True):
         self.stream = stream or sys.stderr
         self.fmt = fmt
         self.enabled = enabled
+        self._pending: list[str] = []
 
     def emit(
         self, method: str, path: str, status: int, duration_ms: float, request_id: str
@@ -74,7 +78,17 @@ class AccessLog:
         else:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
             line = f"{stamp} INFO sessionhub.access {method} {path} {status} {duration_ms}ms {request_id}"
-        self.stream.write(line + "\n")
+        self._pending.append(line + "\n")
+        if len(self._pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop: write now
+                self.flush()
+
+    def flush(self) -> None:
+        lines, self._pending = self._pending, []
+        if lines:
+            self.stream.write("".join(lines))
 
 
 access_log = AccessLog(enabled=False)

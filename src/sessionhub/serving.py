@@ -11,12 +11,23 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+from typing import Any
 
 from fastapi import FastAPI
 
 from sessionhub import logs
 from sessionhub.config import Settings
 from sessionhub.core.errors import Invalid
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """What every way of serving passes to uvicorn besides the app, host and port."""
+    from sessionhub.wire import OneWriteHttpProtocol
+
+    return {
+        "http": OneWriteHttpProtocol, "log_config": None, "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }  # fmt: skip
 
 
 def tune_gc() -> None:
@@ -76,6 +87,5 @@ def run_workers(settings: Settings) -> None:
     export_settings(settings)
     uvicorn.run(
         "sessionhub.serving:app_from_environment", factory=True, workers=settings.workers,
-        host=settings.host, port=settings.port, log_config=None, access_log=False,
-        timeout_graceful_shutdown=10,
+        host=settings.host, port=settings.port, **uvicorn_options(),
     )  # fmt: skip

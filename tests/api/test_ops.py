@@ -71,3 +71,23 @@ def test_access_log_lines_carry_the_request_id() -> None:
     line = orjson.loads(out.getvalue())
     assert line["request_id"] == "rid-1" and line["status"] == 200
     assert line["logger"] == "sessionhub.access" and line["duration_ms"] == 1.5
+
+
+async def test_access_lines_of_one_loop_turn_go_out_in_one_write() -> None:
+    import asyncio
+
+    from sessionhub.logs import AccessLog
+
+    writes: list[str] = []
+
+    class Out:
+        def write(self, text: str) -> None:
+            writes.append(text)
+
+    log = AccessLog(Out())  # type: ignore[arg-type]
+    log.emit("POST", "/v1/sessions/a/events", 201, 1.0, "rid-1")
+    log.emit("POST", "/v1/sessions/b/events", 201, 1.0, "rid-2")
+    assert writes == []
+    await asyncio.sleep(0)
+    assert len(writes) == 1 and writes[0].count("\n") == 2
+    assert "rid-1" in writes[0] and "rid-2" in writes[0]

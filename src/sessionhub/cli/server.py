@@ -80,7 +80,7 @@ def serve(
     from sessionhub import logs
     from sessionhub.api.app import create_app
     from sessionhub.core.errors import Invalid
-    from sessionhub.serving import check_workers, run_workers, tune_gc
+    from sessionhub.serving import check_workers, run_workers, tune_gc, uvicorn_options
 
     settings = settings_from(
         host=host, port=port, data_dir=data_dir, database_url=database_url,
@@ -105,7 +105,4 @@ def serve(
         return
     logs.configure(settings.log_level, settings.log_format)
     tune_gc()
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-        timeout_graceful_shutdown=10,
-    )  # fmt: skip
+    uvicorn.run(app, host=settings.host, port=settings.port, **uvicorn_options())

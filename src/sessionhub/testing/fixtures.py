@@ -139,13 +139,16 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A real uvicorn on 127.0.0.1 and a free port, in a thread of this process."""
+    """A real uvicorn on 127.0.0.1 and a free port, in a thread of this process,
+    configured as ``sessionhub serve`` configures it."""
 
     def __init__(self, app: Any) -> None:
+        from sessionhub.serving import uvicorn_options
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on"
+            app, host="127.0.0.1", port=self.port, lifespan="on", **uvicorn_options()
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

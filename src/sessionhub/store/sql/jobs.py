@@ -39,8 +39,12 @@ EVENT_COLUMNS = (
     "id, session_id, seq, type, role, payload, input_tokens, output_tokens, cost, "
     "duration_ms, created_at"
 )
-INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-UPDATE_TOTALS = (
+INSERT_EVENT = (
+    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (:id, :session_id, :seq, :type, :role, "
+    ":payload, :input_tokens, :output_tokens, :cost, :duration_ms, :created_at)"
+)
+INSERT_EVENT_VALUES = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+UPDATE_TOTALS_VALUES = (
     f"UPDATE sessions SET {', '.join(f'{f} = ?' for f in Counts.FIELDS)}, counts = ?, "
     "last_seq = ?, version = version + 1, updated_at = ? WHERE id = ?"
 )
@@ -51,13 +55,13 @@ async def sqlite_append(
     conn: Conn, rows: list[dict[str, Any]], sessions: dict[str, SessionState], at: datetime
 ) -> None:
     stamp = format_ts(at)
-    await conn.executemany_values(INSERT_EVENT, [
+    await conn.executemany_values(INSERT_EVENT_VALUES, [
         (r["id"], r["session_id"], r["seq"], r["type"], r["role"], json_text(r["payload"]),
          r["input_tokens"], r["output_tokens"], r["cost"], r["duration_ms"], stamp)
         for r in rows
     ])  # fmt: skip
     written = {r["session_id"] for r in rows}
-    await conn.executemany_values(UPDATE_TOTALS, [
+    await conn.executemany_values(UPDATE_TOTALS_VALUES, [
         (*state.counts.in_order(), json_text(state.counts.by_kind()), state.last_seq,
          stamp, sid)
         for sid, state in sessions.items()
