@@ -3,8 +3,9 @@
 uvicorn writes a response's head when the app sends ``http.response.start`` and its
 body when the app sends ``http.response.body``; uvloop sends each write at once, so
 every small response costs two ``send`` calls and two TCP segments. Holding one small
-write until the next write or the end of the event loop's turn merges them: at 50
-concurrent appends this took ~7% of the server's CPU per request off.
+write until the next write or the end of the event loop's turn merges them (at 50
+concurrent appends, with the access log's one write per loop turn, the server's kernel
+time per request went from ~34 to ~27 us, of ~105 us in all).
 """
 
 from __future__ import annotations
