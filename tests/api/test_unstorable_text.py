@@ -52,6 +52,18 @@ async def test_a_refused_append_does_not_fail_concurrent_ones(client: httpx.Asyn
     assert (await client.get(f"/v1/sessions/{sid}")).json()["last_seq"] == 19
 
 
+async def test_an_append_to_an_id_with_nul_does_not_fail_concurrent_ones(
+    client: httpx.AsyncClient,
+) -> None:
+    sid = (await client.post("/v1/sessions", json={})).json()["id"]
+    paths = [f"/v1/sessions/{'a%00b' if i == 5 else sid}/events" for i in range(20)]
+    answers = await asyncio.gather(
+        *(client.post(path, json={"type": "m", "payload": {}}) for path in paths)
+    )
+    assert sorted(a.status_code for a in answers) == [201] * 19 + [404]
+    assert (await client.get(f"/v1/sessions/{sid}")).json()["last_seq"] == 19
+
+
 async def test_import_with_nul_is_400_and_leaves_nothing(client: httpx.AsyncClient) -> None:
     sid = (await client.post("/v1/sessions", json={"title": "t"})).json()["id"]
     await client.post(f"/v1/sessions/{sid}/events", json={"type": "m", "payload": {"t": "x"}})

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from sessionhub.core.errors import NotFound
 from sessionhub.core.models import Event, EventCreate
 from sessionhub.store.sql.db import Conn
@@ -35,12 +33,9 @@ def _add_counts(part: str) -> str:
 
 
 PG_APPEND_DELTAS = (
-    "WITH d AS MATERIALIZED (SELECT * FROM unnest(CAST(:s_id AS text[]), "
-    "CAST(:s_ws AS text[]), CAST(:s_n AS bigint[]), CAST(:s_mc AS bigint[]), "
-    "CAST(:s_tc AS bigint[]), CAST(:s_in AS bigint[]), CAST(:s_out AS bigint[]), "
-    "CAST(:s_cost AS float8[]), CAST(:s_dur AS bigint[]), CAST(:s_types AS text[]), "
-    "CAST(:s_roles AS text[])) "
-    "AS d(id, ws, n, mc, tc, inp, outp, cost, dur, by_type, by_role)), "
+    "WITH d AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(CAST(:sessions AS jsonb)) "
+    "AS d(id text, ws text, n bigint, mc bigint, tc bigint, inp bigint, outp bigint, "
+    "cost float8, dur bigint, by_type jsonb, by_role jsonb)), "
     "locked AS MATERIALIZED (SELECT s.id FROM sessions s JOIN d "
     "ON d.id = s.id AND d.ws = s.workspace_id ORDER BY s.id FOR UPDATE OF s), "
     "upd AS (UPDATE sessions s SET last_seq = s.last_seq + d.n, "
@@ -54,16 +49,16 @@ PG_APPEND_DELTAS = (
     "FROM d JOIN locked ON locked.id = d.id WHERE s.id = d.id RETURNING s.id, s.last_seq), "
     "ins AS (INSERT INTO events (id, session_id, seq, type, role, payload, input_tokens, "
     "output_tokens, cost, duration_ms, created_at) "
-    "SELECT e.id, e.sid, upd.last_seq - d.n + e.off, e.type, e.role, e.payload::jsonb, "
+    "SELECT e.id, e.sid, upd.last_seq - d.n + e.off, e.type, e.role, e.payload, "
     "e.inp, e.outp, e.cost, e.dur, :at "
-    "FROM unnest(CAST(:e_id AS text[]), CAST(:e_sid AS text[]), CAST(:e_off AS bigint[]), "
-    "CAST(:e_type AS text[]), CAST(:e_role AS text[]), CAST(:e_payload AS text[]), "
-    "CAST(:e_in AS bigint[]), CAST(:e_out AS bigint[]), CAST(:e_cost AS float8[]), "
-    "CAST(:e_dur AS bigint[])) AS e(id, sid, off, type, role, payload, inp, outp, cost, dur) "
+    "FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS e(id text, sid text, off bigint, "
+    "type text, role text, payload jsonb, inp bigint, outp bigint, cost float8, dur bigint) "
     "JOIN upd ON upd.id = e.sid JOIN d ON d.id = e.sid) "
     "SELECT upd.id, upd.last_seq, "
     "pg_notify(:channel, 'events|' || upd.id || '|' || upd.last_seq) FROM upd"
 )
+"""The batch travels as two jsonb documents, not one array per column: asyncpg encodes
+an array element by element (an ABC ``isinstance`` check each), orjson a document at once."""
 
 
 class AppendPlan:
@@ -84,24 +79,24 @@ class AppendPlan:
             self.rows.append(job_rows)
 
     def params(self) -> dict[str, Any]:
-        ids = list(self.deltas)
-        ds = [self.deltas[sid].values for sid in ids]
-        rows = [r for job_rows in self.rows for r in job_rows]
+        sessions = [
+            {"id": sid, "ws": self.workspaces[sid], "n": v["event_count"],
+             "mc": v["message_count"], "tc": v["tool_call_count"], "inp": v["input_tokens"],
+             "outp": v["output_tokens"], "cost": float(v["cost"]), "dur": v["duration_ms"],
+             "by_type": delta.by_type, "by_role": delta.by_role}
+            for sid, delta in self.deltas.items()
+            for v in (delta.values,)
+        ]  # fmt: skip
+        events = [
+            {"id": r["id"], "sid": r["session_id"], "off": r["seq"], "type": r["type"],
+             "role": r["role"], "payload": r["payload"], "inp": r["input_tokens"],
+             "outp": r["output_tokens"], "cost": float(r["cost"]), "dur": r["duration_ms"]}
+            for job_rows in self.rows
+            for r in job_rows
+        ]  # fmt: skip
         return {
             "at": self.at, "channel": PG_CHANNEL,
-            "s_id": ids, "s_ws": [self.workspaces[sid] for sid in ids],
-            "s_n": [d["event_count"] for d in ds], "s_mc": [d["message_count"] for d in ds],
-            "s_tc": [d["tool_call_count"] for d in ds], "s_in": [d["input_tokens"] for d in ds],
-            "s_out": [d["output_tokens"] for d in ds], "s_cost": [float(d["cost"]) for d in ds],
-            "s_dur": [d["duration_ms"] for d in ds],
-            "s_types": [orjson.dumps(self.deltas[sid].by_type).decode() for sid in ids],
-            "s_roles": [orjson.dumps(self.deltas[sid].by_role).decode() for sid in ids],
-            "e_id": [r["id"] for r in rows], "e_sid": [r["session_id"] for r in rows],
-            "e_off": [r["seq"] for r in rows], "e_type": [r["type"] for r in rows],
-            "e_role": [r["role"] for r in rows],
-            "e_payload": [orjson.dumps(r["payload"]).decode() for r in rows],
-            "e_in": [r["input_tokens"] for r in rows], "e_out": [r["output_tokens"] for r in rows],
-            "e_cost": [float(r["cost"]) for r in rows], "e_dur": [r["duration_ms"] for r in rows],
+            "sessions": sessions, "events": events,
         }  # fmt: skip
 
     def outcomes(self, last_seqs: dict[str, int]) -> list[Outcome]:

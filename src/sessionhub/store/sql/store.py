@@ -284,6 +284,9 @@ class SqlSessionStore(SessionStore):
         events: Sequence[EventCreate],
         expected_seq: int | None = None,
     ) -> list[Event]:
+        if "\x00" in session_id:
+            # no session has such an id; and PostgreSQL would refuse the whole batch for it
+            raise NotFound(f"session {session_id!r} not found")
         job = jobs.AppendEvents(workspace_id, session_id, events, expected_seq)
         return await self.writer.submit(job)
 
