@@ -52,6 +52,18 @@ async def test_head_and_body_go_out_in_one_call() -> None:
     assert len(raw.sent) == 1
 
 
+async def test_only_a_turns_first_write_waits() -> None:
+    raw = Recorded()
+    transport = one_write(raw)
+    chunks = [b"head", b"one", b"two", b"three"]
+    for chunk in chunks:  # a stream sending chunk after chunk without yielding
+        transport.write(chunk)
+    assert raw.sent == [[b"head", b"one"], [b"two"], [b"three"]]
+    await asyncio.sleep(0)
+    transport.write(b"next turn")
+    assert raw.sent[-1] == [b"three"]  # held again: a new turn
+
+
 async def test_a_lone_write_goes_out_at_the_end_of_the_loop_turn() -> None:
     raw = Recorded()
     transport = one_write(raw)

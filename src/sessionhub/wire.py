@@ -20,25 +20,30 @@ HOLD_AT_MOST = 8192
 
 
 class OneWriteTransport:
-    """A transport that holds at most one small write until more comes or the turn ends.
+    """A transport that holds one small write per loop turn until the next write or the
+    turn's end.
 
     Order is kept (held bytes always go first) and nothing waits past the current turn
     of the event loop, so a streaming response's head still reaches the client at once.
+    Only the turn's first write is held: a stream that sends many chunks in one turn
+    (an export) then writes straight through, with uvloop's flow control as it is.
     """
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
         self._held: bytes | None = None
+        self._turn_started = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._held is not None:
             held, self._held = self._held, None
             self._transport.writelines((held, data))
-        elif len(data) <= HOLD_AT_MOST and not self._transport.is_closing():
-            self._held = bytes(data)
-            asyncio.get_running_loop().call_soon(self.flush)
-        else:
+        elif self._turn_started or len(data) > HOLD_AT_MOST or self._transport.is_closing():
             self._transport.write(data)
+        else:
+            self._held = bytes(data)
+            self._turn_started = True
+            asyncio.get_running_loop().call_soon(self._end_turn)
 
     def writelines(self, chunks: Any) -> None:
         self.write(b"".join(chunks))
@@ -47,6 +52,10 @@ class OneWriteTransport:
         held, self._held = self._held, None
         if held is not None and not self._transport.is_closing():
             self._transport.write(held)
+
+    def _end_turn(self) -> None:
+        self._turn_started = False
+        self.flush()
 
     def write_eof(self) -> None:
         self.flush()
