@@ -17,7 +17,7 @@ from sessionhub.client import (
     ProtocolError,
     TransportError,
 )
-from sessionhub.core.errors import (
+from sessionhub.domain.errors import (
     AlreadyExists,
     Conflict,
     Forbidden,
@@ -34,7 +34,7 @@ from sessionhub.core.errors import (
     Unavailable,
     Unsupported,
 )
-from sessionhub.core.models import (
+from sessionhub.domain.models import (
     ApiKey,
     ApiKeyCreated,
     CancelResult,

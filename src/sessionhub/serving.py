@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from sessionhub import logs
 from sessionhub.config import Settings
-from sessionhub.core.errors import Invalid
+from sessionhub.domain.errors import Invalid
 
 
 def uvicorn_options() -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 
 from sessionhub.api.app import create_app
 from sessionhub.config import Settings
-from sessionhub.core.errors import Invalid
+from sessionhub.domain.errors import Invalid
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from sessionhub.api import dialects
 from sessionhub.api.app import create_app
 from sessionhub.config import Settings
-from sessionhub.core.errors import Invalid
+from sessionhub.domain.errors import Invalid
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from sessionhub.cli import app
-from sessionhub.core.machines import Machine
+from sessionhub.domain.machines import Machine
 from sessionhub.store.sql.store import open_store
 
 runner = CliRunner(env={"COLUMNS": "250"})

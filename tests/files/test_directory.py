@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sessionhub.core.errors import Invalid, NotFound, PathNotAllowed, TooLarge
+from sessionhub.domain.errors import Invalid, NotFound, PathNotAllowed, TooLarge
 from sessionhub.files import SessionFiles
 
 pytestmark = pytest.mark.anyio

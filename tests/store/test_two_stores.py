@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from sessionhub.core.models import SessionCreate
+from sessionhub.domain.models import SessionCreate
 from sessionhub.store.sql.store import open_store
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]

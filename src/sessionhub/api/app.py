@@ -30,13 +30,13 @@ from sessionhub.api.native import (
 from sessionhub.api.native.otlp_wire import OtlpExportRequest
 from sessionhub.config import Settings
 from sessionhub.core.bus import EventBus
-from sessionhub.core.errors import Invalid
-from sessionhub.core.models import EventAppend, EventBatch
+from sessionhub.core.ports import Driver, DriverHost
+from sessionhub.core.registry import DriverRegistry
+from sessionhub.core.runs import RunSupervisor
 from sessionhub.core.service import SessionService
-from sessionhub.drivers.base import Driver, DriverHost
-from sessionhub.drivers.registry import DriverRegistry
+from sessionhub.domain.errors import Invalid
+from sessionhub.domain.models import EventAppend, EventBatch
 from sessionhub.files import SessionFiles
-from sessionhub.runtime.supervisor import RunSupervisor
 from sessionhub.store.base import SessionStore
 from sessionhub.store.sql.store import open_store
 

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 
 from sessionhub.api.hub import Hub
-from sessionhub.core.errors import Forbidden, Unauthorized
-from sessionhub.core.models import Principal, Session
 from sessionhub.core.service import SessionService
+from sessionhub.domain.errors import Forbidden, Unauthorized
+from sessionhub.domain.models import Principal, Session
 
 
 async def get_hub(request: Request) -> Hub:

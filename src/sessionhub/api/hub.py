@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sessionhub.config import Settings
 from sessionhub.core.bus import EventBus
-from sessionhub.core.models import Principal
 from sessionhub.core.service import SessionService
+from sessionhub.domain.models import Principal
 from sessionhub.store.base import SessionStore
 
 KEY_CACHE_SECONDS = 5.0

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from sessionhub.core import errors
+from sessionhub.domain import errors
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"

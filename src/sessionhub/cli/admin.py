@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sessionhub.config import Settings, redact_url
-from sessionhub.core.errors import SessionHubError
+from sessionhub.domain.errors import SessionHubError
 from sessionhub.store.base import SessionStore
 
 T = TypeVar("T")

@@ -16,7 +16,7 @@ from sessionhub.cli.admin import (
     _workspace_id,
     console,
 )
-from sessionhub.core.machines import Machine, MachineCreate
+from sessionhub.domain.machines import Machine, MachineCreate
 from sessionhub.store.base import SessionStore
 
 app = typer.Typer(help="Machines: compute profiles that machine sessions launch.",

@@ -79,7 +79,7 @@ def serve(
     """Run the server."""
     from sessionhub import logs
     from sessionhub.api.app import create_app
-    from sessionhub.core.errors import Invalid
+    from sessionhub.domain.errors import Invalid
     from sessionhub.serving import check_workers, run_workers, tune_gc, uvicorn_options
 
     settings = settings_from(

@@ -31,8 +31,8 @@ from rich.table import Table
 from rich.text import Text
 
 from sessionhub.client import DEFAULT_BASE_URL, Client, ProgressCallback, SessionFilters
-from sessionhub.core.errors import SessionHubError
-from sessionhub.core.models import Event, Page, Session, SessionStatus
+from sessionhub.domain.errors import SessionHubError
+from sessionhub.domain.models import Event, Page, Session, SessionStatus
 
 ClientFactory = Callable[[str, str | None], Client]
 """Builds a client from ``(url, api_key)``."""

@@ -32,7 +32,7 @@ from sessionhub.client._types import (
     TimeoutTypes,
     UseClientDefault,
 )
-from sessionhub.core.models import (
+from sessionhub.domain.models import (
     ApiKey,
     ApiKeyCreated,
     CancelResult,

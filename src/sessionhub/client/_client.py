@@ -37,7 +37,7 @@ from sessionhub.client._types import (
     Timeout,
     TimeoutTypes,
 )
-from sessionhub.core.models import (
+from sessionhub.domain.models import (
     ApiKey,
     ApiKeyCreated,
     CancelResult,

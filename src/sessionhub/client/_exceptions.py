@@ -1,11 +1,11 @@
 """Client-side errors, and the mapping of problem+json answers onto the domain tree.
 
 The client raises the same classes the server raises internally
-(``sessionhub.core.errors``), so one ``except NotFound`` works on either side.
+(``sessionhub.domain.errors``), so one ``except NotFound`` works on either side.
 Failures that never reached the server get their own branch of that tree::
 
     SessionHubError
-    ├── NotFound, Conflict, ... (see sessionhub.core.errors)
+    ├── NotFound, Conflict, ... (see sessionhub.domain.errors)
     └── ClientError              raised by the client itself
         ├── TransportError       the request did not complete (connect, timeout, reset)
         ├── ProtocolError        the server answered something the client cannot read
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from sessionhub.core.errors import (
+from sessionhub.domain.errors import (
     AlreadyExists,
     Conflict,
     Forbidden,

@@ -10,7 +10,7 @@ from typing import IO, Literal, TypeAlias, TypedDict
 
 import httpx
 
-from sessionhub.core.models import SessionStatus
+from sessionhub.domain.models import SessionStatus
 
 TimeoutTypes: TypeAlias = float | httpx.Timeout | None
 """Seconds, an ``httpx.Timeout``, or ``None`` for no timeout."""

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from sessionhub.core.bus import EventBus
-from sessionhub.core.errors import Unsupported
-from sessionhub.core.models import (
+from sessionhub.core.ports import Capability, Driver
+from sessionhub.core.registry import DriverRegistry
+from sessionhub.core.runs import RunSupervisor
+from sessionhub.domain.errors import Unsupported
+from sessionhub.domain.models import (
     CancelResult,
     Event,
     EventCreate,
@@ -26,10 +29,7 @@ from sessionhub.core.models import (
     SessionQuery,
     SessionUpdate,
 )
-from sessionhub.drivers.base import Capability, Driver
-from sessionhub.drivers.registry import DriverRegistry
 from sessionhub.files import SessionFiles
-from sessionhub.runtime.supervisor import RunSupervisor
 from sessionhub.store.base import Created, SessionStore
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from typing import Literal
 import anyio
 from pydantic import BaseModel, ValidationError
 
-from sessionhub.core.errors import Invalid
-from sessionhub.core.models import Event, Session, SessionCreate
 from sessionhub.core.service import SessionService
+from sessionhub.domain.errors import Invalid
+from sessionhub.domain.models import Event, Session, SessionCreate
 
 FORMAT = "sessionhub.export/1"
 IMPORT_CHUNK = 1000

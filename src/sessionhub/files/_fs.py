@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from sessionhub.core.errors import Invalid, NotFound, PathNotAllowed
-from sessionhub.core.models import FileInfo
+from sessionhub.domain.errors import Invalid, NotFound, PathNotAllowed
+from sessionhub.domain.models import FileInfo
 from sessionhub.files._paths import TEMP_PREFIX, is_addressable
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sessionhub.core.errors import Invalid, PathNotAllowed
+from sessionhub.domain.errors import Invalid, PathNotAllowed
 
 MAX_PATH_BYTES = 1024
 MAX_SEGMENT_BYTES = 255

@@ -17,8 +17,8 @@ from typing import BinaryIO
 import anyio
 from anyio import to_thread
 
-from sessionhub.core.errors import Invalid, TooLarge
-from sessionhub.core.models import FileInfo
+from sessionhub.domain.errors import Invalid, TooLarge
+from sessionhub.domain.models import FileInfo
 from sessionhub.files import _fs
 from sessionhub.files._paths import check_id, check_relative_path
 

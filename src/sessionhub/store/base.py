@@ -3,7 +3,7 @@
 One interface, several backends chosen by URL (``open_store``); one
 conformance suite (``sessionhub.testing.conformance``) runs against each.
 Methods are keyword-only and return domain models; failures are domain
-errors from ``sessionhub.core.errors``.
+errors from ``sessionhub.domain.errors``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sessionhub.core.errors import Unsupported
-from sessionhub.core.machines import Machine, MachineCreate
-from sessionhub.core.models import (
+from sessionhub.domain.errors import Unsupported
+from sessionhub.domain.machines import Machine, MachineCreate
+from sessionhub.domain.models import (
     ApiKey,
     Event,
     EventCreate,

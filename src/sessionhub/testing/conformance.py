@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sessionhub.core import errors
-from sessionhub.core.models import (
+from sessionhub.domain import errors
+from sessionhub.domain.models import (
     EventCreate,
     Role,
     RunStatus,
@@ -419,7 +419,7 @@ async def test_concurrent_mixed_batches_keep_seq_and_totals_exact(store: Session
 
 
 async def test_machines_are_per_workspace_by_id_or_name(store: SessionStore) -> None:
-    from sessionhub.core.machines import MachineCreate
+    from sessionhub.domain.machines import MachineCreate
 
     ws, other = await workspace(store), await workspace(store, "other")
     spec = MachineCreate(
@@ -482,7 +482,7 @@ async def test_change_attributes_is_atomic(store: SessionStore) -> None:
 
 
 async def test_machine_slots_are_claimed_up_to_the_limit(store: SessionStore) -> None:
-    from sessionhub.core.machines import MachineCreate
+    from sessionhub.domain.machines import MachineCreate
 
     ws = await workspace(store)
     machine = await store.create_machine(

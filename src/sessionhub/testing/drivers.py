@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sessionhub.core.models import EventCreate
-from sessionhub.drivers.base import Capability, Driver, RunContext
+from sessionhub.core.ports import Capability, Driver, RunContext
+from sessionhub.domain.models import EventCreate
 
 
 class WaitingDriver(Driver):

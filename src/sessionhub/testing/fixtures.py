@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 
 from sessionhub.config import Settings
-from sessionhub.drivers.base import Driver
+from sessionhub.core.ports import Driver
 from sessionhub.store.base import SessionStore
 from sessionhub.testing.drivers import WaitingDriver
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from sessionhub.config import Settings
-from sessionhub.core.machines import MachineCreate
-from sessionhub.core.models import SessionQuery
+from sessionhub.domain.machines import MachineCreate
+from sessionhub.domain.models import SessionQuery
 from sessionhub.store.sql.store import open_store
 from sessionhub.testing import sdkenv
 from sessionhub.testing.fixtures import LiveServer

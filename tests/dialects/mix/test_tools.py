@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from sessionhub.drivers.agent.prompt import BASE
+from sessionhub.kinds.agent.prompt import BASE
 from tests.dialects.mix.conftest import Harness
 
 PICTURE = "not really a PNG, but bytes the provider receives"

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from fastapi import FastAPI
 
-from sessionhub.core.errors import Invalid
+from sessionhub.domain.errors import Invalid
 
 GROUP = "sessionhub.dialects"
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sessionhub.api.body import body_schema, json_response, read_model
 from sessionhub.api.deps import CallerDep, SessionId
 from sessionhub.api.ops import EVENTS
-from sessionhub.core.models import Event, EventAppend, EventBatch, EventList, Page
+from sessionhub.domain.models import Event, EventAppend, EventBatch, EventList, Page
 
 router = APIRouter(prefix="/v1/sessions/{session_id}/events", tags=["events"])
 

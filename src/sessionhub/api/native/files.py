@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from sessionhub.api.deps import CurrentPrincipal, Service, SessionId
-from sessionhub.core.models import FileInfo, FileList
+from sessionhub.domain.models import FileInfo, FileList
 
 router = APIRouter(prefix="/v1/sessions/{session_id}/files", tags=["files"])
 

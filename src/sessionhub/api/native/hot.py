@@ -31,8 +31,8 @@ from sessionhub.api.hub import Hub
 from sessionhub.api.middleware import BodyLimit, RequestContext
 from sessionhub.api.ops import EVENTS
 from sessionhub.config import Settings
-from sessionhub.core.errors import SessionHubError
-from sessionhub.core.models import EventAppend
+from sessionhub.domain.errors import SessionHubError
+from sessionhub.domain.models import EventAppend
 
 
 class HotRoute(Route):

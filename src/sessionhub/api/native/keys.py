@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from sessionhub.api.deps import AdminPrincipal, HubDep
-from sessionhub.core.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList
+from sessionhub.domain.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from sessionhub.api.deps import AdminPrincipal, CurrentPrincipal, HubDep
-from sessionhub.core.machines import Machine, MachineCreate, MachineList
+from sessionhub.domain.machines import Machine, MachineCreate, MachineList
 
 router = APIRouter(prefix="/v1/machines", tags=["machines"])
 

@@ -4,7 +4,7 @@ What an OpenTelemetry exporter with endpoint ``http://host:8700`` posts to. The 
 is an ``ExportTraceServiceRequest`` as ``application/json`` (OTLP/JSON: camelCase
 keys, hex ids, int64 as numbers or strings) or ``application/x-protobuf``, optionally
 gzip-compressed. Spans become trace events of the trace sessions their
-``session.id`` names (`sessionhub.core.otlp`). Answers follow OTLP/HTTP in the
+``session.id`` names (`sessionhub.kinds.trace.otlp`). Answers follow OTLP/HTTP in the
 request's encoding: 200 with an ``ExportTraceServiceResponse`` (``partialSuccess``
 counts rejected spans), errors as a ``google.rpc.Status`` ``{code, message}``.
 """
@@ -27,9 +27,9 @@ from sessionhub.api.deps import authenticate
 from sessionhub.api.hub import Hub
 from sessionhub.api.native.otlp_wire import spans_from_json, spans_from_protobuf
 from sessionhub.api.problems import status_for
-from sessionhub.core import errors
-from sessionhub.core.otlp import OtlpIngest
-from sessionhub.core.traces import TraceSessions
+from sessionhub.domain import errors
+from sessionhub.kinds.trace.otlp import OtlpIngest
+from sessionhub.kinds.trace.rules import TraceSessions
 
 router = APIRouter(tags=["otlp"])
 JSON = "application/json"

@@ -18,8 +18,8 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue as KeyValueProto
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from sessionhub.core.errors import Invalid
-from sessionhub.core.otlp import OtlpSpan
+from sessionhub.domain.errors import Invalid
+from sessionhub.kinds.trace.otlp import OtlpSpan
 
 MAX_DEPTH = 8
 Nanos = Annotated[int, Field(ge=0, lt=2**64)]

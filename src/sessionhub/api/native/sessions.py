@@ -9,12 +9,9 @@ from fastapi import APIRouter, Header, Query, Response
 
 from sessionhub.api.body import json_response
 from sessionhub.api.deps import CurrentPrincipal, IfMatch, OwnedSession, Service, SessionId
-from sessionhub.core.errors import Invalid, Unsupported
-from sessionhub.core.kernels import KernelSessions
-from sessionhub.core.machine_sessions import KIND as MACHINE
-from sessionhub.core.machine_sessions import MachineSessions
-from sessionhub.core.machines import TimeoutExtension
-from sessionhub.core.models import (
+from sessionhub.domain.errors import Invalid, Unsupported
+from sessionhub.domain.machines import TimeoutExtension
+from sessionhub.domain.models import (
     CancelResult,
     Event,
     ExecuteRequest,
@@ -30,6 +27,9 @@ from sessionhub.core.models import (
     SessionStatus,
     SessionUpdate,
 )
+from sessionhub.kinds.kernel.rules import KernelSessions
+from sessionhub.kinds.machine.rules import KIND as MACHINE
+from sessionhub.kinds.machine.rules import MachineSessions
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from sessionhub.api.deps import CurrentPrincipal, HubDep, SessionId
-from sessionhub.core.errors import Invalid
 from sessionhub.core.service import SessionService
+from sessionhub.domain.errors import Invalid
 
 router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["stream"])
 PAGE = 500

@@ -12,8 +12,8 @@ from starlette.background import BackgroundTask
 
 from sessionhub.api.deps import CurrentPrincipal, HubDep, Service, SessionId
 from sessionhub.core import transfer
-from sessionhub.core.errors import TooLarge
-from sessionhub.core.models import Session
+from sessionhub.domain.errors import TooLarge
+from sessionhub.domain.models import Session
 
 router = APIRouter(prefix="/v1/sessions", tags=["transfer"])
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sessionhub.core.errors import Invalid
-from sessionhub.core.models import Condition, SessionQuery
+from sessionhub.domain.errors import Invalid
+from sessionhub.domain.models import Condition, SessionQuery
 
 KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 COLUMNS = {"id", "name", "title"}

@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from sessionhub.core.errors import Invalid
+from sessionhub.domain.errors import Invalid
 
 _PG_NUL_ERRORS = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
 Row = Mapping[str, Any]

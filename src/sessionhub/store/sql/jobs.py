@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from sessionhub.core.errors import AlreadyExists, Conflict, NotFound, SeqMismatch
-from sessionhub.core.models import Event, EventCreate, SessionCreate, SessionUpdate
+from sessionhub.domain.errors import AlreadyExists, Conflict, NotFound, SeqMismatch
+from sessionhub.domain.models import Event, EventCreate, SessionCreate, SessionUpdate
 from sessionhub.store.base import Created, Rewound
 from sessionhub.store.sql.db import Conn, Row, format_ts, json_text
 from sessionhub.store.sql.pg_append import AppendPlan, append_in_one_statement, fits_one_statement
@@ -306,7 +306,7 @@ class UpdateSession(WriteJob[Row]):
     if_version: int | None = None
 
     async def run(self, conn: Conn, notices: list[Notice]) -> Row:
-        from sessionhub.core.errors import PreconditionFailed
+        from sessionhub.domain.errors import PreconditionFailed
 
         row = await lock_session(conn, self.workspace_id, self.session_id)
         if self.if_version is not None and self.if_version != row["version"]:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sessionhub.core.errors import AlreadyExists, NotFound, RunActive
-from sessionhub.core.models import RunStatus
+from sessionhub.domain.errors import AlreadyExists, NotFound, RunActive
+from sessionhub.domain.models import RunStatus
 from sessionhub.store.base import NewKey
 from sessionhub.store.sql.db import Conn, Row
 from sessionhub.store.sql.jobs import DESCENDANTS, UNIQUE_ERRORS, lock_session

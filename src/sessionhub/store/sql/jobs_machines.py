@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sessionhub.core.errors import AlreadyExists, Conflict, NotFound
-from sessionhub.core.machines import Machine, MachineCreate
+from sessionhub.domain.errors import AlreadyExists, Conflict, NotFound
+from sessionhub.domain.machines import Machine, MachineCreate
 from sessionhub.store.sql.db import Conn, Row
 from sessionhub.store.sql.jobs import UNIQUE_ERRORS, lock_session, reread
 from sessionhub.store.sql.rows import js, new_id, now, ts

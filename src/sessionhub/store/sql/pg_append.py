@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sessionhub.core.errors import NotFound
-from sessionhub.core.models import Event, EventCreate
+from sessionhub.domain.errors import NotFound
+from sessionhub.domain.models import Event, EventCreate
 from sessionhub.store.sql.db import Conn
 from sessionhub.store.sql.rows import Counts, event_from_row, event_row
 from sessionhub.store.sql.writer import PG_CHANNEL, Notice, Outcome

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from sessionhub.core.errors import Invalid
-from sessionhub.core.models import (
+from sessionhub.domain.errors import Invalid
+from sessionhub.domain.models import (
     ApiKey,
     Event,
     EventCreate,

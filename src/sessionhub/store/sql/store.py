@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sessionhub.core.errors import Invalid, NotFound, Unavailable
-from sessionhub.core.machines import Machine, MachineCreate
-from sessionhub.core.models import (
+from sessionhub.domain.errors import Invalid, NotFound, Unavailable
+from sessionhub.domain.machines import Machine, MachineCreate
+from sessionhub.domain.models import (
     ApiKey,
     Event,
     EventCreate,

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sessionhub.core.errors import SessionHubError, Unavailable
+from sessionhub.domain.errors import SessionHubError, Unavailable
 from sessionhub.store.sql.db import Conn, Database
 
 T = TypeVar("T")

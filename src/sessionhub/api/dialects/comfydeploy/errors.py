@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from sessionhub.api.problems import install_handlers
-from sessionhub.core import errors
-from sessionhub.core.machine_sessions import LeaseNotFound, MachineNotFound
+from sessionhub.domain import errors
+from sessionhub.kinds.machine.rules import LeaseNotFound, MachineNotFound
 
 log = logging.getLogger(__name__)
 

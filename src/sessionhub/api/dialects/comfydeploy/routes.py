@@ -20,8 +20,8 @@ from sessionhub.api.dialects.comfydeploy.wire import (
     SessionOut,
 )
 from sessionhub.api.hub import Hub
-from sessionhub.core.machine_sessions import LeaseNotFound, MachineSessions
-from sessionhub.core.models import Principal, Session
+from sessionhub.domain.models import Principal, Session
+from sessionhub.kinds.machine.rules import LeaseNotFound, MachineSessions
 
 router = APIRouter()
 GPUS = {g.value for g in MachineGPU}

@@ -25,9 +25,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sessionhub.api.deps import bearer_secret
 from sessionhub.api.hub import Hub
-from sessionhub.core.errors import NotFound, Unavailable
-from sessionhub.core.kernels import KernelSessions
-from sessionhub.drivers.kernel import CHANNELS, KernelDriver
+from sessionhub.domain.errors import NotFound, Unavailable
+from sessionhub.kinds.kernel.driver import CHANNELS, KernelDriver
+from sessionhub.kinds.kernel.rules import KernelSessions
 
 log = logging.getLogger(__name__)
 V1 = "v1.kernel.websocket.jupyter.org"

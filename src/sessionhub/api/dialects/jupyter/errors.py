@@ -16,8 +16,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from sessionhub.api.problems import install_handlers
-from sessionhub.core import errors
-from sessionhub.drivers.kernel import UnknownKernelName
+from sessionhub.domain import errors
+from sessionhub.kinds.kernel.driver import UnknownKernelName
 
 log = logging.getLogger(__name__)
 

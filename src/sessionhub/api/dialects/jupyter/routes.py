@@ -10,9 +10,9 @@ from starlette.responses import Response
 from sessionhub.api.deps import authenticate
 from sessionhub.api.dialects.jupyter import wire
 from sessionhub.api.hub import Hub
-from sessionhub.core.errors import NotFound
-from sessionhub.core.kernels import KernelSessions
-from sessionhub.drivers.kernel import iso
+from sessionhub.domain.errors import NotFound
+from sessionhub.kinds.kernel.driver import iso
+from sessionhub.kinds.kernel.rules import KernelSessions
 
 router = APIRouter()
 

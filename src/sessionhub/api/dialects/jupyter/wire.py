@@ -9,8 +9,8 @@ from fastapi import Request
 from starlette.responses import Response
 
 from sessionhub.api.dialects.jupyter.errors import BadRequest
-from sessionhub.core.kernels import KernelSessions
-from sessionhub.core.models import Session
+from sessionhub.domain.models import Session
+from sessionhub.kinds.kernel.rules import KernelSessions
 
 MAX_PATH = 200  # the path is the session's name
 MAX_TEXT = 1000  # name (the session's title), type, kernel name and id

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sessionhub.core.models import Event, Session
-from sessionhub.drivers.agent import transcript
+from sessionhub.domain.models import Event, Session
+from sessionhub.kinds.agent import transcript
 
 SESSION_FIELDS = ("callbacks", "cdpUrl", "firstUserMessage", "parentToolCallId", "subagentType")
 

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from sessionhub.api.problems import install_handlers
-from sessionhub.core import errors
+from sessionhub.domain import errors
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from sessionhub.api.dialects.mix.common import MixCaller, json_response, load_session
 from sessionhub.api.dialects.mix.errors import MixError
-from sessionhub.core.errors import TooLarge
-from sessionhub.core.models import FileInfo
+from sessionhub.domain.errors import TooLarge
+from sessionhub.domain.models import FileInfo
 
 router = APIRouter(prefix="/api/sessions/{session_id}/files")
 MAX_UPLOAD = 32 * 1024 * 1024

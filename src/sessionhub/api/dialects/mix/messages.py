@@ -18,7 +18,7 @@ from sessionhub.api.dialects.mix.common import (
     load_session,
 )
 from sessionhub.api.dialects.mix.errors import MixError
-from sessionhub.core.errors import RunActive
+from sessionhub.domain.errors import RunActive
 
 router = APIRouter(prefix="/api")
 HISTORY_LIMIT = 1000

@@ -19,8 +19,8 @@ from sessionhub.api.dialects.mix.common import (
     load_session,
 )
 from sessionhub.api.dialects.mix.errors import MixError, field_error
-from sessionhub.core.errors import NotFound
-from sessionhub.core.models import (
+from sessionhub.domain.errors import NotFound
+from sessionhub.domain.models import (
     Event,
     ForkRequest,
     RewindRequest,
@@ -28,7 +28,7 @@ from sessionhub.core.models import (
     SessionCreate,
     SessionQuery,
 )
-from sessionhub.drivers.agent import transcript
+from sessionhub.kinds.agent import transcript
 
 router = APIRouter(prefix="/api/sessions")
 

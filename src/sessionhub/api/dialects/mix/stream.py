@@ -27,8 +27,8 @@ from sessionhub.api.deps import Caller
 from sessionhub.api.dialects.mix.common import MixCaller, load_session
 from sessionhub.api.dialects.mix.errors import MixError
 from sessionhub.core.bus import Listener
-from sessionhub.core.models import Event
-from sessionhub.drivers.agent import transcript
+from sessionhub.domain.models import Event
+from sessionhub.kinds.agent import transcript
 
 router = APIRouter()
 PAGE = 500

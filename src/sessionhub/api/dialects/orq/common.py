@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 
 from sessionhub.api.deps import authenticate
 from sessionhub.api.hub import Hub
-from sessionhub.core.errors import Invalid
-from sessionhub.core.traces import TraceSessions
+from sessionhub.domain.errors import Invalid
+from sessionhub.kinds.trace.rules import TraceSessions
 
 MAX_LIMIT = 100
 

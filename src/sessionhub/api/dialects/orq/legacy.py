@@ -10,9 +10,9 @@ from pydantic import Field
 
 from sessionhub.api.dialects.orq.common import OrqDep, paging
 from sessionhub.api.dialects.orq.wire import ThreadFields, Wire, thread_body
-from sessionhub.core.errors import Invalid
-from sessionhub.core.models import Condition
-from sessionhub.core.traces import Thread, ThreadFilter
+from sessionhub.domain.errors import Invalid
+from sessionhub.domain.models import Condition
+from sessionhub.kinds.trace.rules import Thread, ThreadFilter
 
 router = APIRouter(prefix="/v2/traces/sessions")
 PATHS = {

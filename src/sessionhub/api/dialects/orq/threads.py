@@ -23,9 +23,9 @@ from sessionhub.api.dialects.orq.wire import (
     Wire,
     thread_body,
 )  # fmt: skip
-from sessionhub.core.errors import Invalid
-from sessionhub.core.models import Condition
-from sessionhub.core.traces import Thread, ThreadFilter, ThreadSpec
+from sessionhub.domain.errors import Invalid
+from sessionhub.domain.models import Condition
+from sessionhub.kinds.trace.rules import Thread, ThreadFilter, ThreadSpec
 
 router = APIRouter(prefix="/v2/sessions")
 INTERVALS = {

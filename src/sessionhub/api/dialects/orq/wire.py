@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from sessionhub.core.traces import Thread, ThreadSpec, iso
+from sessionhub.kinds.trace.rules import Thread, ThreadSpec, iso
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Count = Annotated[int, Field(ge=0)]  # lax: 3.0 is accepted, 3.5 is not

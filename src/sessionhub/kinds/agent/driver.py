@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sessionhub.drivers.base import Capability, Driver, DriverHost, RunContext
+from sessionhub.core.ports import Capability, Driver, DriverHost, RunContext
 
 if TYPE_CHECKING:
     from sessionhub.config import Settings
@@ -26,7 +26,7 @@ class AgentDriver(Driver):
 
     async def run(self, ctx: RunContext, input: dict[str, Any]) -> None:
         """One turn for the user message in ``input`` (Mix's send-message body)."""
-        from sessionhub.drivers.agent.loop import Agent, TurnOptions
+        from sessionhub.kinds.agent.loop import Agent, TurnOptions
 
         if self._settings is None or self._service is None:
             raise RuntimeError("the agent driver was not configured by the server")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from sessionhub.core.models import EventCreate, without_nul
-from sessionhub.drivers.agent import transcript
-from sessionhub.drivers.agent.provider import Call
-from sessionhub.drivers.agent.tools import Outcome, run_shell, truncate
+from sessionhub.domain.models import EventCreate, without_nul
+from sessionhub.kinds.agent import transcript
+from sessionhub.kinds.agent.provider import Call
+from sessionhub.kinds.agent.tools import Outcome, run_shell, truncate
 
 if TYPE_CHECKING:
-    from sessionhub.drivers.agent.loop import Agent
+    from sessionhub.kinds.agent.loop import Agent
 
 
 def matching(agent: Agent, tool_name: str) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
-from sessionhub.core.models import Model, Name, Text
+from sessionhub.domain.models import Model, Name, Text
 
 PLACEHOLDERS = {"port": 0, "session_dir": "/dir"}
 PROBE = re.compile(r"^(tcp|http:/[^\s]*)$")

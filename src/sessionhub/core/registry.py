@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from sessionhub.core.errors import Invalid
-from sessionhub.drivers.base import Driver, DriverHost
+from sessionhub.core.ports import Driver, DriverHost
+from sessionhub.domain.errors import Invalid
 
 GROUP = "sessionhub.drivers"
 

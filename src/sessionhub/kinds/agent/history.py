@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sessionhub.core.models import Event
-from sessionhub.drivers.agent import transcript
+from sessionhub.domain.models import Event
+from sessionhub.kinds.agent import transcript
 
 
 def openai_messages(events: list[Event]) -> list[dict[str, Any]]:

@@ -17,8 +17,8 @@ from typing import Any
 
 from anyio import to_thread
 
-from sessionhub.drivers.agent import tools
-from sessionhub.drivers.agent.tools import Outcome, ToolError, inside
+from sessionhub.kinds.agent import tools
+from sessionhub.kinds.agent.tools import Outcome, ToolError, inside
 
 # the tools plan mode refuses until ExitPlanMode: they change files or run things
 MUTATING = frozenset({"Bash", "Write", "Edit", "Task"})

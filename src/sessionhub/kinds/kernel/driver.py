@@ -30,11 +30,11 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_client.session import Session as ZmqSession
 
-from sessionhub.core.errors import Interrupted, Invalid, NotFound, Unavailable
-from sessionhub.core.models import Event, EventCreate, Role, Session, without_nul
-from sessionhub.drivers.base import Capability, Driver, DriverHost
-from sessionhub.drivers.kernel_cull import IdleCuller
-from sessionhub.drivers.kernel_pool import KernelPool
+from sessionhub.core.ports import Capability, Driver, DriverHost
+from sessionhub.domain.errors import Interrupted, Invalid, NotFound, Unavailable
+from sessionhub.domain.models import Event, EventCreate, Role, Session, without_nul
+from sessionhub.kinds.kernel.cull import IdleCuller
+from sessionhub.kinds.kernel.pool import KernelPool
 
 if TYPE_CHECKING:
     from sessionhub.core.service import SessionService
@@ -432,7 +432,7 @@ class KernelDriver(Driver):
         await self.settle(kernel_id, execution, timeout)
         return execution
 
-    # idle culling (sessionhub.drivers.kernel_cull)
+    # idle culling (sessionhub.kinds.kernel.cull)
     @contextlib.contextmanager
     def hold(self, kernel_id: str) -> Iterator[None]:
         """Keep the culler off this kernel while it is (re)started and replayed."""

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from sessionhub.core.errors import (
+from sessionhub.core.service import SessionService
+from sessionhub.domain.errors import (
     Interrupted,
     Invalid,
     NotFound,
@@ -30,9 +31,8 @@ from sessionhub.core.errors import (
     SessionHubError,
     Unsupported,
 )
-from sessionhub.core.models import Event, Session, SessionCreate, SessionQuery, SessionUpdate
-from sessionhub.core.service import SessionService
-from sessionhub.drivers.kernel import Execution, KernelDriver
+from sessionhub.domain.models import Event, Session, SessionCreate, SessionQuery, SessionUpdate
+from sessionhub.kinds.kernel.driver import Execution, KernelDriver
 
 KIND = "kernel"
 # a client-chosen id for a new kernel: it names the kernel's connection file

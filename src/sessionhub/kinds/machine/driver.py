@@ -23,11 +23,11 @@ from typing import Any
 
 import httpx
 
-from sessionhub.core.errors import Invalid, Unavailable
-from sessionhub.core.machines import Machine
-from sessionhub.core.models import EventCreate, Session
-from sessionhub.drivers import machine_process as procs
-from sessionhub.drivers.base import Capability, Driver, DriverHost, RunContext
+from sessionhub.core.ports import Capability, Driver, DriverHost, RunContext
+from sessionhub.domain.errors import Invalid, Unavailable
+from sessionhub.domain.machines import Machine
+from sessionhub.domain.models import EventCreate, Session
+from sessionhub.kinds.machine import process as procs
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 15 * 60.0

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sessionhub.core.errors import NotFound, Unavailable
-from sessionhub.core.models import Session, SessionCreate, SessionQuery, SessionStatus
 from sessionhub.core.service import SessionService
-from sessionhub.drivers.machine import MachineDriver, iso
+from sessionhub.domain.errors import NotFound, Unavailable
+from sessionhub.domain.models import Session, SessionCreate, SessionQuery, SessionStatus
+from sessionhub.kinds.machine.driver import MachineDriver, iso
 
 KIND = "machine"
 

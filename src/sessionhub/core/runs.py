@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sessionhub.core.errors import SessionHubError
-from sessionhub.core.models import CancelResult, Event, EventCreate, Run, RunStatus, Session
-from sessionhub.drivers.base import Driver, RunContext
+from sessionhub.core.ports import Driver, RunContext
+from sessionhub.domain.errors import SessionHubError
+from sessionhub.domain.models import CancelResult, Event, EventCreate, Run, RunStatus, Session
 from sessionhub.store.base import SessionStore
 
 log = logging.getLogger(__name__)

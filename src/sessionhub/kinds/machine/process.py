@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 from anyio import to_thread
 
-from sessionhub.core.errors import Invalid
-from sessionhub.core.machines import Machine, command_args
+from sessionhub.domain.errors import Invalid
+from sessionhub.domain.machines import Machine, command_args
 
 MARK = "SESSIONHUB_MACHINE_SESSION"
 TERM_GRACE = 3.0

@@ -13,10 +13,10 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sessionhub.drivers.kernel_pool import POOL_OWNER
+from sessionhub.kinds.kernel.pool import POOL_OWNER
 
 if TYPE_CHECKING:
-    from sessionhub.drivers.kernel import KernelDriver
+    from sessionhub.kinds.kernel.driver import KernelDriver
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sessionhub.core.errors import AlreadyExists, Invalid
-from sessionhub.core.models import EventCreate
-from sessionhub.core.traces import SPAN, TRACE, TraceSessions, iso
+from sessionhub.domain.errors import AlreadyExists, Invalid
+from sessionhub.domain.models import EventCreate
+from sessionhub.kinds.trace.rules import SPAN, TRACE, TraceSessions, iso
 
 SESSION_KEY = "session.id"
 MAX_REF = 200

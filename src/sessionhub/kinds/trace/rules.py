@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sessionhub.core.errors import NotFound
-from sessionhub.core.models import (
+from sessionhub.core.service import SessionService
+from sessionhub.domain.errors import NotFound
+from sessionhub.domain.models import (
     Condition,
     EventCreate,
     Page,
@@ -29,7 +30,6 @@ from sessionhub.core.models import (
     SessionQuery,
     SessionUpdate,
 )
-from sessionhub.core.service import SessionService
 
 KIND = "trace"
 TRACE = "trace"

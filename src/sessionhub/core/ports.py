@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sessionhub.core.models import Event, EventCreate, Run, Session
+from sessionhub.domain.models import Event, EventCreate, Run, Session
 
 if TYPE_CHECKING:
     from sessionhub.config import Settings

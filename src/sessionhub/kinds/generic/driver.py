@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessionhub.drivers.base import Driver
+from sessionhub.core.ports import Driver
 
 
 class GenericDriver(Driver):

@@ -27,11 +27,11 @@ import zmq.asyncio
 from jupyter_client.session import Session as ZmqSession
 from prometheus_client import Gauge
 
-from sessionhub.core.errors import Invalid
+from sessionhub.domain.errors import Invalid
 
 if TYPE_CHECKING:
     from sessionhub.config import Settings
-    from sessionhub.drivers.kernel import KernelDriver, KernelState
+    from sessionhub.kinds.kernel.driver import KernelDriver, KernelState
 
 log = logging.getLogger(__name__)
 POOL_OWNER = "\x00kernel-pool"

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from openai import APIError, AsyncOpenAI
 
-from sessionhub.core.models import Event, EventCreate, Role, Session, SessionCreate, without_nul
-from sessionhub.drivers.agent import prompt, toolbox, tools, transcript
-from sessionhub.drivers.agent.provider import Call, Reply, Request, ask, describe
+from sessionhub.domain.models import Event, EventCreate, Role, Session, SessionCreate, without_nul
+from sessionhub.kinds.agent import prompt, toolbox, tools, transcript
+from sessionhub.kinds.agent.provider import Call, Reply, Request, ask, describe
 
 if TYPE_CHECKING:
     from sessionhub.config import Settings
@@ -210,7 +210,7 @@ class Agent:
         await self.emit("tool_execution_complete", {"type": "tool_execution_complete",
                         "toolCallId": call.id, "toolName": call.name, "progress": "done",
                         "success": not outcome.is_error})  # fmt: skip
-        from sessionhub.drivers.agent.callbacks import run_callbacks
+        from sessionhub.kinds.agent.callbacks import run_callbacks
 
         await run_callbacks(self, call, outcome, message_id)
 
@@ -294,7 +294,7 @@ class Agent:
         return answer, child.totals.cost
 
     async def context(self) -> list[dict[str, Any]]:
-        from sessionhub.drivers.agent.history import openai_messages
+        from sessionhub.kinds.agent.history import openai_messages
 
         system = prompt.system_prompt(self.session.attributes, self.settings.agent_prompt_variables)
         if self.plan_mode:

@@ -1,0 +1,1 @@
+"""One package per session kind: its rules, its driver and its helpers."""

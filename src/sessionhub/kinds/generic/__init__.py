@@ -1,0 +1,1 @@
+"""The ``generic`` kind: just a log."""

@@ -1,0 +1,1 @@
+"""The ``kernel`` kind: Jupyter kernels whose executions are the session's events."""

@@ -1,0 +1,1 @@
+"""The ``machine`` kind: leased compute processes with a timeout (ComfyDeploy)."""

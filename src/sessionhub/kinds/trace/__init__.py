@@ -1,0 +1,1 @@
+"""The ``trace`` kind: threads of traces with usage and cost roll-ups (Orq)."""
