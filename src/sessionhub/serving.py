@@ -50,15 +50,10 @@ def check_workers(settings: Settings) -> None:
 
 async def prepare(settings: Settings) -> None:
     """Migrate and bootstrap once, before any worker starts (prints a first admin key)."""
-    from sessionhub.api.app import bootstrap
-    from sessionhub.store.sql.store import open_store
+    from sessionhub.core.hub import bootstrap, open_admin
 
-    store = open_store(settings.resolved_database_url)
-    await store.open()
-    try:
-        await bootstrap(store, settings)
-    finally:
-        await store.close()
+    async with open_admin(settings) as admin:
+        await bootstrap(admin, settings)
 
 
 def export_settings(settings: Settings) -> None:

@@ -25,7 +25,7 @@ async def secured(settings: Settings) -> AsyncIterator[tuple[Any, httpx.AsyncCli
 
 
 async def key_for(app: Any, workspace: str, *, admin: bool = False) -> str:
-    store = app.state.hub.store
+    store = app.state.hub.service.store
     ws = await store.get_workspace(name=workspace) or await store.create_workspace(name=workspace)
     return (await store.create_key(workspace_id=ws.id, name="t", admin=admin)).secret  # type: ignore[no-any-return]
 

@@ -21,7 +21,7 @@ VOLATILE = {"id", "session_id", "created_at", "updated_at", "workspace_id", "req
 async def variant(settings: Settings, hot: bool) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings.model_copy(update={"hot_routes": hot, "no_auth": False}))
     async with app.router.lifespan_context(app):
-        store = app.state.hub.store
+        store = app.state.hub.service.store
         ws = await store.get_workspace(name="default")
         key = (await store.create_key(workspace_id=ws.id, name="t", admin=False)).secret
         transport = httpx.ASGITransport(app=app)

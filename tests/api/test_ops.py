@@ -51,7 +51,7 @@ def events_total(metrics: str) -> float:
 async def test_readyz_reports_a_schema_behind_head(client: httpx.AsyncClient) -> None:
     transport = client._transport
     assert isinstance(transport, httpx.ASGITransport)
-    store = transport.app.state.hub.store  # type: ignore[attr-defined]
+    store = transport.app.state.hub.service.store  # type: ignore[attr-defined]
     async with store.db.write_transaction() as conn:
         await conn.execute("UPDATE alembic_version SET version_num = 'older'")
     response = await client.get("/readyz")

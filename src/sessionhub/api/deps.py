@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 
-from sessionhub.api.hub import Hub
+from sessionhub.core.hub import Hub
 from sessionhub.core.service import SessionService
 from sessionhub.domain.errors import Forbidden, Unauthorized
 from sessionhub.domain.models import Principal, Session

@@ -29,7 +29,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "not ready"}})
 async def readyz(hub: HubDep) -> Response:
-    ok, reason = await hub.store.ready()
+    ok, reason = await hub.service.ready()
     if not ok:
         return problem(503, "Service Unavailable", reason)
     return Response('{"status":"ready"}', media_type="application/json")
@@ -37,7 +37,7 @@ async def readyz(hub: HubDep) -> Response:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(hub: HubDep) -> Response:
-    stats = await hub.store.stats()
+    stats = await hub.service.stats()
     SESSIONS.set(stats["sessions"])
     ACTIVE_RUNS.set(stats["active_runs"])
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

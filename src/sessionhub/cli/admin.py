@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sessionhub.config import Settings, redact_url
+from sessionhub.core.hub import Admin, open_admin
 from sessionhub.domain.errors import SessionHubError
-from sessionhub.store.base import SessionStore
 
 T = TypeVar("T")
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -35,16 +35,10 @@ def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
     return Settings(**{k: v for k, v in given.items() if v is not None})
 
 
-def _with_store(settings: Settings, work: Callable[[SessionStore], Awaitable[T]]) -> T:
-    from sessionhub.store.sql.store import open_store
-
+def _with_admin(settings: Settings, work: Callable[[Admin], Awaitable[T]]) -> T:
     async def run() -> T:
-        store = open_store(settings.resolved_database_url)
-        await store.open()
-        try:
-            return await work(store)
-        finally:
-            await store.close()
+        async with open_admin(settings) as admin:
+            return await work(admin)
 
     try:
         return asyncio.run(run())
@@ -66,13 +60,6 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     console.print(f"database {url} is at revision {migrations.head_revision()}")
 
 
-async def _workspace_id(store: SessionStore, name: str) -> str:
-    workspace = await store.get_workspace(name=name)
-    if workspace is None:
-        workspace = await store.create_workspace(name=name)
-    return workspace.id
-
-
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "key",
@@ -83,12 +70,12 @@ def keys_create(
 ) -> None:
     """Create an API key and print its secret once."""
 
-    async def work(store: SessionStore) -> str:
-        ws = await _workspace_id(store, workspace)
-        new = await store.create_key(workspace_id=ws, name=name, admin=admin)
+    async def work(hub: Admin) -> str:
+        ws = await hub.workspace_id(workspace)
+        new = await hub.keys.create(ws, name, admin=admin)
         return new.secret
 
-    secret = _with_store(_settings(data_dir, database_url), work)
+    secret = _with_admin(_settings(data_dir, database_url), work)
     typer.echo(secret)
 
 
@@ -96,9 +83,9 @@ def keys_create(
 def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List every key of every workspace (never the secrets)."""
 
-    async def work(store: SessionStore) -> Table:
+    async def work(hub: Admin) -> Table:
         table = Table("id", "name", "prefix", "workspace", "admin", "created", "revoked")
-        for key in await store.list_keys(workspace_id=None):
+        for key in await hub.keys.list(None):
             table.add_row(
                 key.id, key.name, key.prefix + "…", key.workspace_id, "yes" if key.admin else "",
                 key.created_at.isoformat(timespec="seconds"),
@@ -106,15 +93,15 @@ def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> Non
             )  # fmt: skip
         return table
 
-    console.print(_with_store(_settings(data_dir, database_url), work))
+    console.print(_with_admin(_settings(data_dir, database_url), work))
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Revoke a key by id; running servers stop accepting it within 5 seconds."""
 
-    async def work(store: SessionStore) -> None:
-        await store.revoke_key(workspace_id=None, key_id=key_id)
+    async def work(hub: Admin) -> None:
+        await hub.keys.revoke(None, key_id)
 
-    _with_store(_settings(data_dir, database_url), work)
+    _with_admin(_settings(data_dir, database_url), work)
     console.print(f"revoked {key_id}")

@@ -12,12 +12,11 @@ from sessionhub.cli.admin import (
     DatabaseUrl,
     DataDir,
     _settings,
-    _with_store,
-    _workspace_id,
+    _with_admin,
     console,
 )
+from sessionhub.core.hub import Admin
 from sessionhub.domain.machines import Machine, MachineCreate
-from sessionhub.store.base import SessionStore
 
 app = typer.Typer(help="Machines: compute profiles that machine sessions launch.",
                   no_args_is_help=True)  # fmt: skip
@@ -61,33 +60,33 @@ def add(
         console.print(f"[red]error:[/red] {where}: {first['msg']}")
         raise typer.Exit(1) from None
 
-    async def work(store: SessionStore) -> Machine:
-        ws = await _workspace_id(store, workspace)
-        return await store.create_machine(workspace_id=ws, spec=spec)
+    async def work(hub: Admin) -> Machine:
+        ws = await hub.workspace_id(workspace)
+        return await hub.machines.create(ws, spec)
 
-    typer.echo(_with_store(_settings(data_dir, database_url), work).id)
+    typer.echo(_with_admin(_settings(data_dir, database_url), work).id)
 
 
 @app.command("ls")
 def ls(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List every machine of every workspace."""
 
-    async def work(store: SessionStore) -> Table:
+    async def work(hub: Admin) -> Table:
         table = Table("id", "name", "workspace", "gpu", "price/h", "max", "probe", "command")
-        for m in await store.list_machines(workspace_id=None):
+        for m in await hub.machines.list(None):
             table.add_row(m.id, m.name, m.workspace_id, m.gpu, f"{m.price_per_hour:g}",
                           str(m.max_sessions), m.probe, m.command)  # fmt: skip
         return table
 
-    console.print(_with_store(_settings(data_dir, database_url), work))
+    console.print(_with_admin(_settings(data_dir, database_url), work))
 
 
 @app.command("rm")
 def rm(machine: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Remove a machine by id or name."""
 
-    async def work(store: SessionStore) -> None:
-        await store.delete_machine(workspace_id=None, machine=machine)
+    async def work(hub: Admin) -> None:
+        await hub.machines.delete(None, machine)
 
-    _with_store(_settings(data_dir, database_url), work)
+    _with_admin(_settings(data_dir, database_url), work)
     console.print(f"removed {machine}")

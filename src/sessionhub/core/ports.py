@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
-from sessionhub.domain.models import Event, EventCreate, Run, Session
-
-if TYPE_CHECKING:
-    from sessionhub.config import Settings
-    from sessionhub.core.service import SessionService
-    from sessionhub.files import SessionFiles
-    from sessionhub.store.base import SessionStore
+from sessionhub.config import Settings
+from sessionhub.domain.machines import Machine
+from sessionhub.domain.models import Event, EventCreate, Page, Run, Session, SessionCreate
 
 
 class Capability(enum.StrEnum):
@@ -38,20 +35,66 @@ class RunContext:
     append: Callable[[Sequence[EventCreate]], Awaitable[list[Event]]]
 
 
-@dataclass
-class DriverHost:
-    """What the server lends its drivers when it starts: settings and the service."""
+class Host(abc.ABC):
+    """The narrow window a driver gets on the server (given to ``Driver.open``).
+
+    A driver records what its session does and keeps its attributes current; it
+    never sees the store, other workspaces or the web layer. Every method takes
+    the ``Session`` it acts on, so a driver cannot name a session of another
+    workspace by id.
+    """
 
     settings: Settings
-    service: SessionService
+    machines: MachineProfiles
 
-    @property
-    def store(self) -> SessionStore:
-        return self.service.store
+    @abc.abstractmethod
+    async def get(self, session: Session) -> Session:
+        """The session as stored now."""
 
-    @property
-    def files(self) -> SessionFiles:
-        return self.service.files
+    @abc.abstractmethod
+    async def append(self, session: Session, events: Sequence[EventCreate]) -> list[Event]: ...
+
+    @abc.abstractmethod
+    async def events(self, session: Session, *, after: int = 0, limit: int = 500) -> Page[Event]:
+        """A page of the session's events with ``seq > after``."""
+
+    @abc.abstractmethod
+    async def set_attributes(self, session: Session, attributes: Mapping[str, Any]) -> Session:
+        """Merge ``attributes`` into the session's (a ``None`` value is stored as null)."""
+
+    @abc.abstractmethod
+    async def change_attributes(
+        self, session: Session, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> Session:
+        """Merge what ``change`` returns for the stored attributes, atomically."""
+
+    @abc.abstractmethod
+    async def create_child(self, parent: Session, spec: SessionCreate) -> Session:
+        """A new session in the parent's workspace with ``parent_id`` set (a subagent)."""
+
+    @abc.abstractmethod
+    def directory(self, session: Session) -> Path:
+        """The session's own directory."""
+
+    @abc.abstractmethod
+    def publish(self, session_id: str, message: Any) -> None:
+        """A live-only message to the session's followers (not stored)."""
+
+    @abc.abstractmethod
+    async def running_sessions(self, kind: str) -> list[Session]:
+        """Sessions of ``kind`` marked running, in every workspace (reaping at start)."""
+
+
+class MachineProfiles(abc.ABC):
+    """Registered machines (compute profiles), as the ``machine`` kind needs them."""
+
+    @abc.abstractmethod
+    async def get(self, workspace_id: str, machine: str) -> Machine:
+        """A machine by id or name; NotFound otherwise."""
+
+    @abc.abstractmethod
+    async def claim_slot(self, session: Session, machine: Machine, hold_seconds: float) -> Session:
+        """Take one of the machine's concurrent slots for the session, or Conflict."""
 
 
 class Driver(abc.ABC):
@@ -68,11 +111,11 @@ class Driver(abc.ABC):
 
     async def on_rewind(self, session: Session) -> None: ...
 
-    async def open(self, host: DriverHost) -> None:
+    async def open(self, host: Host) -> None:
         """Server start, before any run and before orphaned runs are interrupted.
 
-        Drivers keep what they need of ``host`` (settings, the service to record
-        events or create sessions) and reap what a crash left behind.
+        Drivers keep ``host`` (settings, and the narrow window to record events,
+        keep attributes and create child sessions) and reap what a crash left behind.
         """
 
     async def before_run(self, session: Session, input: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from sessionhub.core.ports import Driver, DriverHost
+from sessionhub.core.ports import Driver, Host
 from sessionhub.domain.errors import Invalid
 
 GROUP = "sessionhub.drivers"
@@ -38,7 +38,7 @@ class DriverRegistry:
     def kinds(self) -> list[str]:
         return sorted(self._drivers)
 
-    async def open(self, host: DriverHost) -> None:
+    async def open(self, host: Host) -> None:
         for driver in self._drivers.values():
             await driver.open(host)
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,6 +114,47 @@ class SessionService:
             await self.runs.cancel(session)
         await self._discard(workspace_id, session_id)
 
+    async def set_attributes(
+        self, workspace_id: str, session_id: str, attributes: Mapping[str, Any]
+    ) -> Session:
+        """Merge ``attributes`` into the session's (a kind's own bookkeeping)."""
+        return await self.store.set_attributes(
+            workspace_id=workspace_id, session_id=session_id, attributes=dict(attributes)
+        )
+
+    async def change_attributes(
+        self,
+        workspace_id: str,
+        session_id: str,
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Session:
+        """Merge what ``change`` returns for the stored attributes, in one transaction."""
+        return await self.store.change_attributes(
+            workspace_id=workspace_id, session_id=session_id, change=change
+        )
+
+    async def count_sessions(self, workspace_id: str, query: SessionQuery) -> int:
+        return await self.store.count_sessions(workspace_id=workspace_id, query=query)
+
+    async def attribute_values(
+        self, workspace_id: str, kind: str, key: str, *, limit: int = 1000
+    ) -> list[str]:
+        """The distinct values one attribute takes across a kind's sessions."""
+        return await self.store.distinct_attribute_values(
+            workspace_id=workspace_id, kind=kind, key=key, limit=limit
+        )
+
+    async def payload_rollups(
+        self, session_ids: Sequence[str], event_types: Sequence[str], keys: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Per session, sums of numeric payload ``keys`` over events of ``event_types``."""
+        return await self.store.payload_rollups(
+            session_ids=session_ids, event_types=event_types, keys=keys
+        )
+
+    async def running_sessions(self, kind: str) -> list[Session]:
+        return await self.store.running_sessions(kind=kind)
+
     # events
     async def append(
         self,
@@ -142,6 +190,12 @@ class SessionService:
         return await self.store.user_messages(
             workspace_id=workspace_id, kind=kind, limit=limit, offset=offset
         )
+
+    def iter_events(
+        self, workspace_id: str, session_id: str, *, after: int = 0
+    ) -> AsyncIterator[Event]:
+        """Every event after ``after``, read a page at a time (export, replay)."""
+        return self.store.iter_events(workspace_id=workspace_id, session_id=session_id, after=after)
 
     async def event(self, workspace_id: str, session_id: str, event_id: str) -> Event:
         return await self.store.get_event(
@@ -227,6 +281,12 @@ class SessionService:
         for workspace_id, session_id in gone:
             await self.files.remove(workspace_id, session_id)
         return len(gone)
+
+    async def ready(self) -> tuple[bool, str]:
+        return await self.store.ready()
+
+    async def stats(self) -> dict[str, int]:
+        return await self.store.stats()
 
     async def wait_for_events(self, session_id: str) -> AsyncGenerator[None, None]:
         """Yield each time something may have changed for the session."""

@@ -44,7 +44,7 @@ async def export_json(
     yield b'{"format":"' + FORMAT.encode() + b'","session":' + session.model_dump_json().encode()
     yield b',"events":['
     sep = b""
-    async for event in service.store.iter_events(workspace_id=workspace_id, session_id=session_id):
+    async for event in service.iter_events(workspace_id, session_id):
         yield sep + event.model_dump_json().encode()
         sep = b","
     yield b'],"files":['
@@ -126,9 +126,7 @@ async def export_tar(service: SessionService, workspace_id: str, session_id: str
     session = await service.get(workspace_id, session_id)
     events_file = tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False)  # noqa: SIM115
     with events_file:
-        async for event in service.store.iter_events(
-            workspace_id=workspace_id, session_id=session_id
-        ):
+        async for event in service.iter_events(workspace_id, session_id):
             events_file.write(event.model_dump_json().encode() + b"\n")
     out = Path(tempfile.mkstemp(suffix=".tar.gz")[1])
 

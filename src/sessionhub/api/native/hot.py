@@ -27,10 +27,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sessionhub.api import problems
 from sessionhub.api.body import json_response, read_model
 from sessionhub.api.deps import authenticate
-from sessionhub.api.hub import Hub
 from sessionhub.api.middleware import BodyLimit, RequestContext
 from sessionhub.api.ops import EVENTS
 from sessionhub.config import Settings
+from sessionhub.core.hub import Hub
 from sessionhub.domain.errors import SessionHubError
 from sessionhub.domain.models import EventAppend
 

@@ -24,9 +24,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from starlette.responses import Response
 
 from sessionhub.api.deps import authenticate
-from sessionhub.api.hub import Hub
 from sessionhub.api.native.otlp_wire import spans_from_json, spans_from_protobuf
 from sessionhub.api.problems import status_for
+from sessionhub.core.hub import Hub
 from sessionhub.domain import errors
 from sessionhub.kinds.trace.otlp import OtlpIngest
 from sessionhub.kinds.trace.rules import TraceSessions

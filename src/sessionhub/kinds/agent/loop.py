@@ -23,7 +23,7 @@ from sessionhub.kinds.agent.provider import Call, Reply, Request, ask, describe
 
 if TYPE_CHECKING:
     from sessionhub.config import Settings
-    from sessionhub.core.service import SessionService
+    from sessionhub.core.ports import Host
 
 Append = Callable[[Sequence[EventCreate]], Awaitable[list[Event]]]
 
@@ -52,7 +52,7 @@ def stream_event(name: str, data: dict[str, Any]) -> EventCreate:
 @dataclass
 class Agent:
     settings: Settings
-    service: SessionService
+    host: Host
     session: Session
     record: Append
     stream: Append
@@ -69,7 +69,7 @@ class Agent:
 
     @property
     def directory(self) -> Path:
-        return self.service.files.directory(self.session.workspace_id, self.session.id)
+        return self.host.directory(self.session)
 
     def __post_init__(self) -> None:
         self.stream_session = self.stream_session or self.session.id
@@ -87,7 +87,7 @@ class Agent:
         reply = str(data.get("assistantMessageId", ""))
         first, self.live_reply = reply != self.live_reply, reply
         message = {"frame": name, "data": data, "reply": reply, "first": first}
-        self.service.bus.publish(self.stream_session, message)
+        self.host.publish(self.stream_session, message)
 
     async def reply_done(self, reply: Reply) -> None:
         """The whole reply on the stream's durable record, for clients that missed it live."""
@@ -148,10 +148,9 @@ class Agent:
             {"type": "user_message_created", "messageId": mid, "content": text},
         )
         if not self.session.attributes.get("firstUserMessage"):
-            self.session = await self.service.store.set_attributes(
-                workspace_id=self.session.workspace_id, session_id=self.session.id,
-                attributes={"firstUserMessage": text[:500]},
-            )  # fmt: skip
+            self.session = await self.host.set_attributes(
+                self.session, {"firstUserMessage": text[:500]}
+            )
 
     async def steps(self, client: AsyncOpenAI, options: TurnOptions) -> Reply:
         limit = options.max_steps or self.settings.agent_max_steps
@@ -256,10 +255,7 @@ class Agent:
         todos = args.get("todos")
         if not isinstance(todos, list) or not all(isinstance(t, dict) for t in todos):
             raise tools.ToolError("todos must be a list of {id, content, status}")
-        await self.service.store.set_attributes(
-            workspace_id=self.session.workspace_id, session_id=self.session.id,
-            attributes={"todos": todos},
-        )  # fmt: skip
+        await self.host.set_attributes(self.session, {"todos": todos})
         done = sum(1 for t in todos if t.get("status") == "completed")
         return tools.Outcome(f"Todo list updated: {len(todos)} items, {done} completed")
 
@@ -279,18 +275,17 @@ class Agent:
             "parentToolCallId": call_id, "promptMode": "default", "customSystemPrompt": "",
             "browserMode": self.session.attributes.get("browserMode", "local-browser-service"),
         }  # fmt: skip
-        ws = self.session.workspace_id
         spec = SessionCreate(kind="agent", title=title[:200], parent_id=self.session.id,
                              attributes=attributes)  # fmt: skip
-        child = (await self.service.create(ws, spec)).session
+        child = await self.host.create_child(self.session, spec)
 
         async def record(events: Sequence[EventCreate]) -> list[Event]:
-            return await self.service.append(ws, child.id, events)
+            return await self.host.append(child, events)
 
-        sub = Agent(self.settings, self.service, child, record, self.stream, parent_call=call_id,
+        sub = Agent(self.settings, self.host, child, record, self.stream, parent_call=call_id,
                     stream_session=self.stream_session)  # fmt: skip
         answer = await sub.turn(text, TurnOptions())
-        child = await self.service.get(ws, child.id)
+        child = await self.host.get(child)
         return answer, child.totals.cost
 
     async def context(self) -> list[dict[str, Any]]:
@@ -299,8 +294,7 @@ class Agent:
         system = prompt.system_prompt(self.session.attributes, self.settings.agent_prompt_variables)
         if self.plan_mode:
             system = f"{system}\n\n{toolbox.PLAN_PROMPT}"
-        page = await self.service.events(self.session.workspace_id, self.session.id,
-                                         after=0, limit=100_000)  # fmt: skip
+        page = await self.host.events(self.session, after=0, limit=100_000)
         return [{"role": "system", "content": system}, *openai_messages(page.items)]
 
     async def cancelled(self) -> None:

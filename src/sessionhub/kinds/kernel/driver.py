@@ -30,7 +30,7 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_client.session import Session as ZmqSession
 
-from sessionhub.core.ports import Capability, Driver, DriverHost
+from sessionhub.core.ports import Capability, Driver, Host
 from sessionhub.domain.errors import Interrupted, Invalid, NotFound, Unavailable
 from sessionhub.domain.models import Event, EventCreate, Role, Session, without_nul
 from sessionhub.kinds.kernel.cull import IdleCuller
@@ -138,8 +138,8 @@ class KernelDriver(Driver):
         self.pool: KernelPool | None = None
 
     # lifecycle
-    async def open(self, host: DriverHost) -> None:
-        self.service = host.service
+    async def open(self, host: Host) -> None:
+        self.service = host.service  # type: ignore[attr-defined]  # transitional
         settings = host.settings
         self.replay_on_restart = settings.kernel_replay_on_restart
         if settings.kernel_cull_idle_timeout > 0:
@@ -519,10 +519,9 @@ class KernelDriver(Driver):
         directory = self.service.files.directory(fork.workspace_id, fork.id)
         name = source.attributes.get("kernel_name")
         state = await self.start(name, owner=fork.workspace_id, cwd=directory)
-        updated = await self.service.store.set_attributes(
-            workspace_id=fork.workspace_id, session_id=fork.id,
-            attributes={"kernel_id": state.id, "kernel_name": state.name},
-        )  # fmt: skip
+        updated = await self.service.set_attributes(
+            fork.workspace_id, fork.id, {"kernel_id": state.id, "kernel_name": state.name}
+        )
         self.bind(updated)
         await self.replay(updated, state.id)
 

@@ -148,10 +148,9 @@ class KernelSessions:
             state = self.driver.state(kernel_id)
         if state is None:
             state = await self.driver.start(name, kernel_id, owner=owner, cwd=directory)
-        updated = await self.service.store.set_attributes(
-            workspace_id=session.workspace_id, session_id=session.id,
-            attributes={"kernel_id": state.id, "kernel_name": state.name},
-        )  # fmt: skip
+        updated = await self.service.set_attributes(
+            session.workspace_id, session.id, {"kernel_id": state.id, "kernel_name": state.name}
+        )
         self.driver.unbind(session)
         self.driver.bind(updated)
         return updated
@@ -175,9 +174,7 @@ class KernelSessions:
         if "path" in changes and changes["path"] != session.name:
             patch = SessionUpdate(name=changes["path"])
             await self.service.update(session.workspace_id, session.id, patch, if_version=None)
-        return await self.service.store.set_attributes(
-            workspace_id=session.workspace_id, session_id=session.id, attributes=attributes
-        )
+        return await self.service.set_attributes(session.workspace_id, session.id, attributes)
 
     async def _switch(self, session: Session, kernel_id: str | None, name: str | None) -> Session:
         old = str(session.attributes.get("kernel_id", ""))

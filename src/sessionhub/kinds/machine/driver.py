@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from sessionhub.core.ports import Capability, Driver, DriverHost, RunContext
+from sessionhub.core.ports import Capability, Driver, Host, RunContext
 from sessionhub.domain.errors import Invalid, Unavailable
 from sessionhub.domain.machines import Machine
 from sessionhub.domain.models import EventCreate, Session
@@ -74,20 +74,20 @@ class MachineDriver(Driver):
     capabilities = frozenset({Capability.runs, Capability.cancel})
 
     def __init__(self) -> None:
-        self._host: DriverHost | None = None
+        self._host: Host | None = None
         self._leases: dict[str, Lease] = {}
         self._waiters: dict[str, asyncio.Future[str]] = {}
         self._http = httpx.AsyncClient(trust_env=False)
 
     @property
-    def host(self) -> DriverHost:
+    def host(self) -> Host:
         if self._host is None:
             raise Unavailable("the machine driver has not been opened by a server")
         return self._host
 
-    async def open(self, host: DriverHost) -> None:
+    async def open(self, host: Host) -> None:
         self._host = host
-        for session in await host.store.running_sessions(kind=self.kind):
+        for session in await host.running_sessions(self.kind):
             await self._reap(session)
 
     async def on_create(self, session: Session) -> None:
@@ -95,24 +95,18 @@ class MachineDriver(Driver):
         machine = await self._machine(session)
         timeout_seconds(session.attributes)
         gpu = session.attributes.get("gpu") or machine.gpu
-        await self.host.store.set_attributes(
-            workspace_id=session.workspace_id, session_id=session.id,
-            attributes={"machine_ref": machine.id, "gpu": str(gpu),
-                        "gpu_event_id": str(uuid.uuid4()), "url": "", "end_time": None},
+        await self.host.set_attributes(
+            session, {"machine_ref": machine.id, "gpu": str(gpu),
+                      "gpu_event_id": str(uuid.uuid4()), "url": "", "end_time": None},
         )  # fmt: skip
 
     # the concurrency limit: checked and taken in one store transaction (many servers)
     async def before_run(self, session: Session, input: dict[str, Any]) -> None:
         machine = await self._machine(session)
-        await self.host.store.claim_machine_slot(
-            workspace_id=session.workspace_id, session_id=session.id, machine_id=machine.id,
-            hold_seconds=RESERVATION_SECONDS,
-        )  # fmt: skip
+        await self.host.machines.claim_slot(session, machine, RESERVATION_SECONDS)
 
     async def _machine(self, session: Session) -> Machine:
-        return await self.host.store.get_machine(
-            workspace_id=session.workspace_id, machine=machine_ref(session)
-        )
+        return await self.host.machines.get(session.workspace_id, machine_ref(session))
 
     # what the core asks of a lease
     def expect(self, session_id: str) -> asyncio.Future[str]:
@@ -159,7 +153,7 @@ class MachineDriver(Driver):
 
     async def _launch(self, lease: Lease, ctx: RunContext) -> None:
         session = lease.session
-        directory = self.host.files.directory(session.workspace_id, session.id)
+        directory = self.host.directory(session)
         port = procs.free_port()
         lease.proc = await procs.spawn(lease.machine, session.id, directory, port)
         lease.started = now()
@@ -217,9 +211,7 @@ class MachineDriver(Driver):
 
     async def _extended(self, lease: Lease) -> bool:
         """Did another server process move the deadline (increase-timeout) meanwhile?"""
-        stored = await self.host.store.get_session(
-            workspace_id=lease.session.workspace_id, session_id=lease.session.id
-        )
+        stored = await self.host.get(lease.session)
         end = stored.attributes.get("timeout_end")
         if not isinstance(end, str):
             return False
@@ -232,10 +224,7 @@ class MachineDriver(Driver):
     async def _release(self, session: Session) -> None:
         """A lease that never launched gives its slot back at once."""
         with contextlib.suppress(Exception):
-            await self.host.store.set_attributes(
-                workspace_id=session.workspace_id, session_id=session.id,
-                attributes={"slot_claimed_at": None},
-            )  # fmt: skip
+            await self.host.set_attributes(session, {"slot_claimed_at": None})
 
     def _fail(self, lease: Lease, why: str) -> None:
         if not lease.ready.done():
@@ -264,25 +253,18 @@ class MachineDriver(Driver):
         ended = now()
         runtime = max((ended - started).total_seconds(), 0.0)
         cost = round(price * runtime / 3600, 6)
-        store = self.host.store
-        await store.set_attributes(
-            workspace_id=session.workspace_id, session_id=session.id,
-            attributes={"state": "ended", "end_time": iso(ended), "cost": cost,
-                        "end_reason": reason, "exit_code": code},
+        await self.host.set_attributes(
+            session, {"state": "ended", "end_time": iso(ended), "cost": cost,
+                      "end_reason": reason, "exit_code": code},
         )  # fmt: skip
         payload = {"reason": reason, "exit_code": code, "end_time": iso(ended)}
         event = EventCreate(
             type="gpu.end", payload=payload, cost=cost, duration_ms=int(runtime * 1000)
         )
-        await store.append_events(
-            workspace_id=session.workspace_id, session_id=session.id, events=[event]
-        )
+        await self.host.append(session, [event])
 
     async def _attributes(self, lease: Lease, values: dict[str, Any]) -> None:
-        lease.session = await self.host.store.set_attributes(
-            workspace_id=lease.session.workspace_id, session_id=lease.session.id,
-            attributes=values,
-        )  # fmt: skip
+        lease.session = await self.host.set_attributes(lease.session, values)
 
     async def _reap(self, session: Session) -> None:
         """A running lease of a server that is gone: kill its processes, close its event."""

@@ -54,7 +54,7 @@ class MachineSessions:
         wait: bool,
     ) -> Launched:  # fmt: skip
         try:
-            found = await self.service.store.get_machine(workspace_id=workspace_id, machine=machine)
+            found = await self.driver.host.machines.get(workspace_id, machine)
         except NotFound:
             raise MachineNotFound(f"machine {machine} not found") from None
         attributes: dict[str, Any] = {"machine_id": found.id, "timeout_seconds": timeout_seconds}
@@ -97,9 +97,7 @@ class MachineSessions:
             query = query.model_copy(update={"cursor": page.next_cursor})
         if machine is not None:
             try:
-                ref = await self.service.store.get_machine(
-                    workspace_id=workspace_id, machine=machine
-                )
+                ref = await self.driver.host.machines.get(workspace_id, machine)
             except NotFound:
                 return []
             found = [s for s in found if s.attributes.get("machine_ref") == ref.id]
@@ -128,9 +126,7 @@ class MachineSessions:
             deadline = end + timedelta(seconds=seconds)
             return {"timeout_seconds": current + seconds, "timeout_end": iso(deadline)}
 
-        updated = await self.service.store.change_attributes(
-            workspace_id=workspace_id, session_id=session_id, change=later
-        )
+        updated = await self.service.change_attributes(workspace_id, session_id, later)
         deadline = str(updated.attributes["timeout_end"]).replace("Z", "+00:00")
         self.driver.extend(session_id, datetime.fromisoformat(deadline))
         return updated

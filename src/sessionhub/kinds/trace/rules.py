@@ -139,11 +139,10 @@ class TraceSessions:
 
     def __init__(self, service: SessionService) -> None:
         self.service = service
-        self.store = service.store
 
     async def _threads(self, sessions: list[Session]) -> list[Thread]:
-        rollups = await self.store.payload_rollups(
-            session_ids=[s.id for s in sessions], event_types=[TRACE, SPAN], keys=ROLLUP_KEYS
+        rollups = await self.service.payload_rollups(
+            [s.id for s in sessions], [TRACE, SPAN], ROLLUP_KEYS
         )
         return [build_thread(s, rollups.get(s.id, {})) for s in sessions]
 
@@ -190,15 +189,11 @@ class TraceSessions:
             )
         attributes = self._attributes(spec, rolled=rolled, base=session.attributes.get("base"))
         if attributes:
-            session = await self.store.set_attributes(
-                workspace_id=workspace_id, session_id=session.id, attributes=attributes
-            )
+            session = await self.service.set_attributes(workspace_id, session.id, attributes)
         return (await self._threads([session]))[0]
 
     async def _rollup(self, session: Session) -> dict[str, Any]:
-        rollups = await self.store.payload_rollups(
-            session_ids=[session.id], event_types=[TRACE, SPAN], keys=ROLLUP_KEYS
-        )
+        rollups = await self.service.payload_rollups([session.id], [TRACE, SPAN], ROLLUP_KEYS)
         return rollups.get(session.id, {})
 
     @staticmethod
@@ -257,12 +252,10 @@ class TraceSessions:
         return await self._threads(page.items), page.next_cursor is not None
 
     async def count(self, workspace_id: str, flt: ThreadFilter) -> int:
-        return await self.store.count_sessions(workspace_id=workspace_id, query=self._query(flt))
+        return await self.service.count_sessions(workspace_id, self._query(flt))
 
     async def tags(self, workspace_id: str) -> list[str]:
-        return await self.store.distinct_attribute_values(
-            workspace_id=workspace_id, kind=KIND, key="tags"
-        )
+        return await self.service.attribute_values(workspace_id, KIND, "tags")
 
     async def boundary(self, workspace_id: str, ref: str) -> datetime:
         """When the named thread was created: a list boundary for ``lastId``/``firstId``."""

@@ -19,7 +19,7 @@ from sessionhub.api.dialects.comfydeploy.wire import (
     Message,
     SessionOut,
 )
-from sessionhub.api.hub import Hub
+from sessionhub.core.hub import Hub
 from sessionhub.domain.models import Principal, Session
 from sessionhub.kinds.machine.rules import LeaseNotFound, MachineSessions
 

@@ -24,7 +24,7 @@ import zmq.asyncio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sessionhub.api.deps import bearer_secret
-from sessionhub.api.hub import Hub
+from sessionhub.core.hub import Hub
 from sessionhub.domain.errors import NotFound, Unavailable
 from sessionhub.kinds.kernel.driver import CHANNELS, KernelDriver
 from sessionhub.kinds.kernel.rules import KernelSessions

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from sessionhub.api.deps import authenticate
 from sessionhub.api.dialects.jupyter import wire
-from sessionhub.api.hub import Hub
+from sessionhub.core.hub import Hub
 from sessionhub.domain.errors import NotFound
 from sessionhub.kinds.kernel.driver import iso
 from sessionhub.kinds.kernel.rules import KernelSessions

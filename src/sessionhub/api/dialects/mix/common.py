@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from sessionhub.api.deps import Caller, authenticate
 from sessionhub.api.dialects.mix.errors import MixError
-from sessionhub.api.hub import Hub
+from sessionhub.core.hub import Hub
 from sessionhub.core.service import SessionService
 from sessionhub.domain.errors import NotFound
 from sessionhub.domain.models import Event, Session

@@ -75,10 +75,9 @@ async def update_callbacks(session_id: str, request: Request, caller: MixCaller)
     if "callbacks" not in body:
         raise field_error("callbacks", "callbacks is required")
     callbacks = validate.callbacks(body["callbacks"])
-    session = await caller.hub.store.set_attributes(
-        workspace_id=caller.workspace_id, session_id=session_id,
-        attributes={"callbacks": callbacks},
-    )  # fmt: skip
+    session = await caller.service.set_attributes(
+        caller.workspace_id, session_id, {"callbacks": callbacks}
+    )
     return json_response(convert.session_data(session))
 
 
@@ -178,6 +177,4 @@ async def fork_session(session_id: str, request: Request, caller: MixCaller) -> 
 async def reset_fork(caller: MixCaller, fork: Session) -> Session:
     """A fork is a main session with the default prompt (as Mix's own fork)."""
     attributes = {"sessionType": "main", "promptMode": "default", "customSystemPrompt": ""}
-    return await caller.hub.store.set_attributes(
-        workspace_id=caller.workspace_id, session_id=fork.id, attributes=attributes
-    )
+    return await caller.service.set_attributes(caller.workspace_id, fork.id, attributes)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from sessionhub.api.deps import authenticate
-from sessionhub.api.hub import Hub
+from sessionhub.core.hub import Hub
 from sessionhub.domain.errors import Invalid
 from sessionhub.kinds.trace.rules import TraceSessions
 

@@ -1,0 +1,147 @@
+"""What one server process holds, and the one place that opens the store.
+
+``open_hub`` builds everything a server needs from its settings (store, service,
+runs, drivers, keys, machines) and tears it down in order; ``open_admin`` is the
+same for the offline CLI (keys, machines, migrations on a stopped server). No
+layer above ``core`` sees the store: the API and CLI hold a ``Hub`` or an
+``Admin``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sessionhub.config import Settings
+from sessionhub.core.bus import EventBus
+from sessionhub.core.host import ServiceHost
+from sessionhub.core.keys import KeyService
+from sessionhub.core.machines import MachineService
+from sessionhub.core.ports import Driver
+from sessionhub.core.registry import DriverRegistry
+from sessionhub.core.runs import RunSupervisor
+from sessionhub.core.service import SessionService
+from sessionhub.domain.models import Principal
+from sessionhub.files import SessionFiles
+from sessionhub.store.base import SessionStore
+from sessionhub.store.sql.store import open_store
+
+log = logging.getLogger(__name__)
+DEFAULT_WORKSPACE = "default"
+
+
+@dataclass
+class Admin:
+    """Work on the database without a running server: keys, machines, workspaces."""
+
+    keys: KeyService
+    machines: MachineService
+    _store: SessionStore
+
+    async def workspace_id(self, name: str) -> str:
+        """The workspace's id, created if new."""
+        workspace = await self._store.get_workspace(name=name)
+        if workspace is None:
+            workspace = await self._store.create_workspace(name=name)
+        return workspace.id
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    service: SessionService
+    keys: KeyService
+    machines: MachineService
+    default_workspace_id: str = ""
+    _open: Principal | None = field(default=None, repr=False)
+
+    @property
+    def bus(self) -> EventBus:
+        return self.service.bus
+
+    def open_principal(self) -> Principal:
+        """Who calls a ``--no-auth`` server: an admin of the default workspace (made once)."""
+        if self._open is None or self._open.workspace_id != self.default_workspace_id:
+            self._open = Principal(workspace_id=self.default_workspace_id, admin=True)
+        return self._open
+
+    async def principal_for(self, secret: str) -> Principal | None:
+        return await self.keys.resolve(secret)
+
+
+def _open_store(settings: Settings) -> SessionStore:
+    return open_store(
+        settings.resolved_database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pg_pool_size=settings.pg_pool_size,
+        pg_writers=settings.pg_writers,
+    )
+
+
+@asynccontextmanager
+async def open_admin(settings: Settings) -> AsyncIterator[Admin]:
+    store = open_store(settings.resolved_database_url)
+    await store.open()
+    try:
+        yield Admin(KeyService(store), MachineService(store), store)
+    finally:
+        await store.close()
+
+
+async def bootstrap(admin: Admin, settings: Settings) -> str:
+    """Ensure the default workspace; on a fresh server, mint and print an admin key."""
+    try:
+        workspace_id = await admin.workspace_id(DEFAULT_WORKSPACE)
+    except Exception:  # another process created it first
+        workspace_id = await admin.workspace_id(DEFAULT_WORKSPACE)
+    if not settings.no_auth and await admin.keys.count() == 0:
+        new = await admin.keys.create(workspace_id, "admin", admin=True)
+        print(f"admin API key: {new.secret}", file=sys.stdout, flush=True)
+        print("  (shown once; create more with `sessionhub keys create`)", flush=True)
+    return workspace_id
+
+
+@asynccontextmanager
+async def open_hub(settings: Settings, extra_drivers: Sequence[Driver] = ()) -> AsyncIterator[Hub]:
+    """Open the store, start the drivers and the expiry reaper; close all in reverse."""
+    store = _open_store(settings)
+    await store.open()
+    bus = EventBus()
+    unsubscribe = store.subscribe(bus.notify)
+    drivers = DriverRegistry.from_entry_points(list(extra_drivers))
+    runs = RunSupervisor(store)
+    files = SessionFiles(settings.files_dir, max_file_bytes=settings.max_file_bytes)
+    service = SessionService(store=store, files=files, drivers=drivers, bus=bus, runs=runs)
+    keys, machines = KeyService(store), MachineService(store)
+    hub = Hub(settings=settings, service=service, keys=keys, machines=machines)
+    hub.default_workspace_id = await bootstrap(Admin(keys, machines, store), settings)
+    await store.hold_owner_lock(runs.owner)
+    await drivers.open(ServiceHost(settings, service, machines))
+    await store.interrupt_orphaned_runs(owner=runs.owner)
+    reaper = asyncio.create_task(reap_forever(service, settings.reaper_interval))
+    try:
+        yield hub
+    finally:
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
+        await runs.close()
+        await drivers.close()
+        unsubscribe()
+        await store.close()
+
+
+async def reap_forever(service: SessionService, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            removed = await service.reap_expired()
+            if removed:
+                log.info("reaped %d expired sessions", removed)
+        except Exception:
+            log.exception("the expiry reaper failed; retrying next round")
