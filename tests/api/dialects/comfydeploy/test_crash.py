@@ -14,7 +14,7 @@ import httpx
 
 from sessionhub.config import Settings
 from sessionhub.testing.fixtures import free_port
-from tests.dialects.comfydeploy.conftest import Comfy, gone, make_settings, seed, wait_for
+from tests.api.dialects.comfydeploy.conftest import Comfy, gone, make_settings, seed, wait_for
 
 
 @contextmanager

@@ -20,14 +20,14 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from sessionhub import Client
-from tests.dialects.jupyter.conftest import (
+from tests.api.dialects.jupyter.conftest import (
     Jupyter,
     Servers,
     no_kernel_processes_left,
     running,
 )
-from tests.dialects.jupyter.test_lifecycle import until
-from tests.dialects.jupyter.test_transcript import run_cell, wait_for_executions
+from tests.api.dialects.jupyter.test_lifecycle import until
+from tests.api.dialects.jupyter.test_transcript import run_cell, wait_for_executions
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 KERNEL_KEYS = {"id", "name", "last_activity", "execution_state", "connections"}

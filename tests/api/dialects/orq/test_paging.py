@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.dialects.orq.test_bad_input import THREAD
+from tests.api.dialects.orq.test_bad_input import THREAD
 
 pytestmark = pytest.mark.anyio
 ALL = {"interval": "SESSION_INTERVAL_ALL_TIME"}

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from sessionhub.kinds.agent.prompt import BASE
-from tests.dialects.mix.conftest import Harness
+from tests.api.dialects.mix.conftest import Harness
 
 PICTURE = "not really a PNG, but bytes the provider receives"
 MEDIA = [

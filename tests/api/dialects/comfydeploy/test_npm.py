@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from sessionhub.testing import sdkenv
-from tests.dialects.comfydeploy.conftest import HERE, Comfy
+from tests.api.dialects.comfydeploy.conftest import HERE, Comfy
 
 NPM = {"comfydeploy": "2.0.0-beta.69", "zod": "3.25.76"}
 

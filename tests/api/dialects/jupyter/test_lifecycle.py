@@ -15,9 +15,9 @@ import pytest
 
 from sessionhub import Client, Interrupted
 from sessionhub.store.sql.store import open_store
-from tests.dialects.jupyter.conftest import Jupyter, Servers, no_kernel_processes_left
-from tests.dialects.jupyter.test_execute import kernel_session, text_of
-from tests.dialects.jupyter.test_transcript import executions, run_cell
+from tests.api.dialects.jupyter.conftest import Jupyter, Servers, no_kernel_processes_left
+from tests.api.dialects.jupyter.test_execute import kernel_session, text_of
+from tests.api.dialects.jupyter.test_transcript import executions, run_cell
 
 
 def until(check: Callable[[], bool], what: str, *, tries: int = 400) -> None:
@@ -161,7 +161,7 @@ def _as(j: Jupyter, http: httpx.Client) -> Jupyter:
 def test_create_by_path_is_atomic_across_two_servers(
     postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.dialects.jupyter.conftest import settings_for
+    from tests.api.dialects.jupyter.conftest import settings_for
 
     pair = Servers(settings_for(tmp_path, postgres_url), capsys)
     try:

@@ -12,8 +12,8 @@ import pytest
 
 from sessionhub.config import Settings
 from sessionhub.testing.fixtures import free_port
-from tests.dialects.comfydeploy.conftest import Comfy, gone, seed, wait_for
-from tests.dialects.comfydeploy.test_crash import server
+from tests.api.dialects.comfydeploy.conftest import Comfy, gone, seed, wait_for
+from tests.api.dialects.comfydeploy.test_crash import server
 
 pytestmark = pytest.mark.postgres
 

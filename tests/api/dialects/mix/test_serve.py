@@ -15,8 +15,8 @@ import pytest
 
 from sessionhub.config import Settings
 from sessionhub.testing.fixtures import free_port
-from tests.dialects.mix.conftest import Harness, _admin_key
-from tests.dialects.mix.fake_llm import FakeLLM
+from tests.api.dialects.mix.conftest import Harness, _admin_key
+from tests.api.dialects.mix.fake_llm import FakeLLM
 
 
 class Served:

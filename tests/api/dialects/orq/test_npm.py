@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from sessionhub.testing import sdkenv
-from tests.dialects.orq.conftest import OrqServer
-from tests.dialects.orq.test_orq_sdk import HERE
+from tests.api.dialects.orq.conftest import OrqServer
+from tests.api.dialects.orq.test_orq_sdk import HERE
 
 NPM = {"@orq-ai/node": "4.15.11", "zod": "3.25.76"}
 

@@ -6,7 +6,7 @@ import concurrent.futures
 
 import httpx
 
-from tests.dialects.jupyter.conftest import Jupyter, Servers
+from tests.api.dialects.jupyter.conftest import Jupyter, Servers
 
 
 def create(j: Jupyter, path: str, kind: str = "notebook", **extra: object) -> httpx.Response:

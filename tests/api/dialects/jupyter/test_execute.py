@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from sessionhub import AsyncClient, Client, Conflict, Invalid, NotFound, Unsupported
-from tests.dialects.jupyter.conftest import Jupyter, Servers
-from tests.dialects.jupyter.test_transcript import executions, run_cell
+from tests.api.dialects.jupyter.conftest import Jupyter, Servers
+from tests.api.dialects.jupyter.test_transcript import executions, run_cell
 
 
 def kernel_session(j: Jupyter, path: str = "n.ipynb") -> tuple[str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 from websockets.sync.client import connect
 
 from sessionhub.api.dialects.jupyter.channels import V1, pack_v1, unpack_v1
-from tests.dialects.jupyter.conftest import Jupyter, Servers
+from tests.api.dialects.jupyter.conftest import Jupyter, Servers
 
 
 def request(code: str) -> dict[str, Any]:

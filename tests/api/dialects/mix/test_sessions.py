@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.dialects.mix.conftest import Harness
+from tests.api.dialects.mix.conftest import Harness
 
 
 def test_session_operations(harness: Harness) -> None:

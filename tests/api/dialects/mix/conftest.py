@@ -15,7 +15,7 @@ from sessionhub.config import Settings
 from sessionhub.store.sql.store import open_store
 from sessionhub.testing import sdkenv
 from sessionhub.testing.fixtures import LiveServer
-from tests.dialects.mix.fake_llm import FakeLLM
+from tests.api.dialects.mix.fake_llm import FakeLLM
 
 HERE = Path(__file__).parent
 SDK = ["mix-python-sdk==0.8.1"]

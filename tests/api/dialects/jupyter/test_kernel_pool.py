@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.dialects.jupyter.conftest import Jupyter, no_kernel_processes_left, running, start
-from tests.dialects.jupyter.test_transcript import run_cell, wait_for_executions
+from tests.api.dialects.jupyter.conftest import Jupyter, no_kernel_processes_left, running, start
+from tests.api.dialects.jupyter.test_transcript import run_cell, wait_for_executions
 
 READY = re.compile(r'^sessionhub_kernel_pool_ready\{kernelspec="python3"\} (\S+)$', re.M)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from sessionhub import Client, Invalid, NotFound, Unsupported
-from tests.dialects.comfydeploy.conftest import Comfy, wait_for
+from tests.api.dialects.comfydeploy.conftest import Comfy, wait_for
 
 
 def seconds(stamp: object) -> float:

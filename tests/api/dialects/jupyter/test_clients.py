@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from sessionhub.testing import sdkenv
-from tests.dialects.jupyter.conftest import Jupyter, Servers, no_kernel_processes_left
+from tests.api.dialects.jupyter.conftest import Jupyter, Servers, no_kernel_processes_left
 
 HERE = Path(__file__).parent
 JLAB = {"@jupyterlab/services": "7.6.6", "ws": "8.18.3"}
@@ -60,7 +60,7 @@ def test_jupyter_server_client(servers: Servers) -> None:
 
 
 def test_server_shutdown_stops_kernels(tmp_path: Path, capsys: object) -> None:
-    from tests.dialects.jupyter.conftest import start
+    from tests.api.dialects.jupyter.conftest import start
 
     server, key = start(tmp_path, capsys)  # type: ignore[arg-type]
     hub = Jupyter(server, key)

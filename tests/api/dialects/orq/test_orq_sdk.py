@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from sessionhub.testing import sdkenv
-from tests.dialects.orq.conftest import OrqServer
+from tests.api.dialects.orq.conftest import OrqServer
 
 HERE = Path(__file__).parent
 LEGACY = ["orq-ai-sdk==3.4.0", "httpx==0.28.1", "python-dateutil<3"]

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.dialects.mix.conftest import Harness
+from tests.api.dialects.mix.conftest import Harness
 
 TWO_TOOLS = [
     {"reasoning": "I should write then read.", "content": "Working on it.",

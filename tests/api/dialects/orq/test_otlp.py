@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from sessionhub.testing import sdkenv
-from tests.dialects.orq.conftest import OrqServer
+from tests.api.dialects.orq.conftest import OrqServer
 
 HERE = Path(__file__).parent
 OTEL = ["opentelemetry-sdk==1.45.2", "opentelemetry-exporter-otlp-proto-http==1.45.2"]
