@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sessionhub.config import Settings, redact_url
-from sessionhub.core.hub import Admin, open_admin
+from sessionhub.core.hub import Admin, open_admin, upgrade_database
 from sessionhub.domain.errors import SessionHubError
 
 T = TypeVar("T")
@@ -50,14 +50,10 @@ def _with_admin(settings: Settings, work: Callable[[Admin], Awaitable[T]]) -> T:
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Apply every pending migration (the server also does this on start)."""
-    from sessionhub.store import migrations
-
     settings = _settings(data_dir, database_url)
-    if settings.resolved_database_url.startswith("sqlite:///"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrations.upgrade(settings.resolved_database_url)
+    revision = upgrade_database(settings)
     url = redact_url(settings.resolved_database_url)
-    console.print(f"database {url} is at revision {migrations.head_revision()}")
+    console.print(f"database {url} is at revision {revision}")
 
 
 @keys_app.command("create")

@@ -28,6 +28,7 @@ from sessionhub.core.runs import RunSupervisor
 from sessionhub.core.service import SessionService
 from sessionhub.domain.models import Principal
 from sessionhub.files import SessionFiles
+from sessionhub.store import migrations
 from sessionhub.store.base import SessionStore
 from sessionhub.store.sql.store import open_store
 
@@ -91,6 +92,14 @@ async def open_admin(settings: Settings) -> AsyncIterator[Admin]:
         yield Admin(KeyService(store), MachineService(store), store)
     finally:
         await store.close()
+
+
+def upgrade_database(settings: Settings) -> str | None:
+    """Apply every pending migration (the server also does on start); the revision now."""
+    if settings.resolved_database_url.startswith("sqlite:///"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.resolved_database_url)
+    return migrations.head_revision()
 
 
 async def bootstrap(admin: Admin, settings: Settings) -> str:
