@@ -26,6 +26,7 @@ from sessionhub.core.ports import Driver
 from sessionhub.core.registry import DriverRegistry
 from sessionhub.core.runs import RunSupervisor
 from sessionhub.core.service import SessionService
+from sessionhub.domain.errors import AlreadyExists, Unavailable
 from sessionhub.domain.models import Principal
 from sessionhub.files import SessionFiles
 from sessionhub.store import migrations
@@ -45,10 +46,15 @@ class Admin:
     _store: SessionStore
 
     async def workspace_id(self, name: str) -> str:
-        """The workspace's id, created if new."""
+        """The workspace's id, created if new (another process may create it first)."""
         workspace = await self._store.get_workspace(name=name)
         if workspace is None:
-            workspace = await self._store.create_workspace(name=name)
+            try:
+                workspace = await self._store.create_workspace(name=name)
+            except AlreadyExists:
+                workspace = await self._store.get_workspace(name=name)
+        if workspace is None:
+            raise Unavailable(f"workspace {name!r} vanished while it was being created")
         return workspace.id
 
 
@@ -104,10 +110,7 @@ def upgrade_database(settings: Settings) -> str | None:
 
 async def bootstrap(admin: Admin, settings: Settings) -> str:
     """Ensure the default workspace; on a fresh server, mint and print an admin key."""
-    try:
-        workspace_id = await admin.workspace_id(DEFAULT_WORKSPACE)
-    except Exception:  # another process created it first
-        workspace_id = await admin.workspace_id(DEFAULT_WORKSPACE)
+    workspace_id = await admin.workspace_id(DEFAULT_WORKSPACE)
     if not settings.no_auth and await admin.keys.count() == 0:
         new = await admin.keys.create(workspace_id, "admin", admin=True)
         print(f"admin API key: {new.secret}", file=sys.stdout, flush=True)
