@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sessionhub.core.ports import MachineProfiles
-from sessionhub.domain.machines import Machine, MachineCreate
+from sessionhub.domain.machines import Machine, MachineCreate, SlotClaim
 from sessionhub.domain.models import Session
 from sessionhub.store.base import SessionStore
 
@@ -27,10 +27,7 @@ class MachineService(MachineProfiles):
     async def delete(self, workspace_id: str | None, machine: str) -> None:
         await self.store.delete_machine(workspace_id=workspace_id, machine=machine)
 
-    async def claim_slot(self, session: Session, machine: Machine, hold_seconds: float) -> Session:
-        return await self.store.claim_machine_slot(
-            workspace_id=session.workspace_id,
-            session_id=session.id,
-            machine_id=machine.id,
-            hold_seconds=hold_seconds,
+    async def claim_slot(self, session: Session, claim: SlotClaim) -> Session:
+        return await self.store.claim_slot(
+            workspace_id=session.workspace_id, session_id=session.id, claim=claim
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sessionhub.config import Settings
-from sessionhub.domain.machines import Machine
+from sessionhub.domain.machines import Machine, SlotClaim
 from sessionhub.domain.models import Event, EventCreate, Page, Run, Session, SessionCreate
 
 
@@ -93,8 +93,8 @@ class MachineProfiles(abc.ABC):
         """A machine by id or name; NotFound otherwise."""
 
     @abc.abstractmethod
-    async def claim_slot(self, session: Session, machine: Machine, hold_seconds: float) -> Session:
-        """Take one of the machine's concurrent slots for the session, or Conflict."""
+    async def claim_slot(self, session: Session, claim: SlotClaim) -> Session:
+        """Take one of a pool's concurrent slots for the session, or Conflict."""
 
 
 class Driver(abc.ABC):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -62,6 +62,32 @@ class Machine(MachineCreate):
 
 class MachineList(Model):
     items: list[Machine]
+
+
+JsonScalar = str | int | float | bool | None
+
+
+class SlotClaim(Model):
+    """Take one of ``limit`` concurrent slots of ``pool`` for a session, atomically.
+
+    The store keeps no kind's attribute layout: the kind names the attribute values
+    that mark a session (of the claimer's kind, in its workspace) as using the pool
+    (``holder``; ``None`` matches a missing or null attribute) and the attribute the
+    claim's time is written to (``claimed_key``). A holder counts while its status is
+    running, or while its own claim is younger than ``hold_seconds`` (a lease that
+    has claimed but not started yet).
+    """
+
+    pool: Annotated[str, StringConstraints(min_length=1)]
+    limit: Annotated[int, Field(ge=1)]
+    holder: dict[str, JsonScalar]
+    claimed_key: Annotated[str, StringConstraints(min_length=1)]
+    hold_seconds: Annotated[float, Field(ge=0)]
+    label: str = Field(description="What the pool is, for the Conflict message.")
+
+    def held_by(self, attributes: dict[str, Any]) -> bool:
+        """Do these attributes mark a session as using the pool?"""
+        return all(attributes.get(key) == value for key, value in self.holder.items())
 
 
 class TimeoutExtension(Model):

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sessionhub.domain.errors import Unsupported
-from sessionhub.domain.machines import Machine, MachineCreate
+from sessionhub.domain.machines import Machine, MachineCreate, SlotClaim
 from sessionhub.domain.models import (
     ApiKey,
     Event,
@@ -273,13 +273,12 @@ class SessionStore(abc.ABC):
     async def delete_machine(self, *, workspace_id: str | None, machine: str) -> None: ...
 
     @abc.abstractmethod
-    async def claim_machine_slot(
-        self, *, workspace_id: str, session_id: str, machine_id: str, hold_seconds: float
-    ) -> Session:
-        """Take one of the machine's ``max_sessions`` slots for the session, atomically.
+    async def claim_slot(self, *, workspace_id: str, session_id: str, claim: SlotClaim) -> Session:
+        """Take one of ``claim.limit`` slots of ``claim.pool`` for the session, atomically
+        (across processes sharing the database too).
 
-        Conflict when the machine's unended leases that are running, or that claimed a
-        slot within ``hold_seconds``, already fill it.
+        Conflict when the other sessions of its kind that the claim's ``holder`` matches,
+        running or with a claim younger than ``hold_seconds``, already fill the pool.
         """
 
     @abc.abstractmethod

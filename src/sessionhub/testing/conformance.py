@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sessionhub.domain import errors
+from sessionhub.domain.machines import SlotClaim
 from sessionhub.domain.models import (
     EventCreate,
     Role,
     RunStatus,
+    Session,
     SessionCreate,
     SessionQuery,
     SessionUpdate,
@@ -481,38 +483,58 @@ async def test_change_attributes_is_atomic(store: SessionStore) -> None:
     assert (await store.get_session(workspace_id=ws, session_id=sid)).attributes["n"] == 20
 
 
-async def test_machine_slots_are_claimed_up_to_the_limit(store: SessionStore) -> None:
-    from sessionhub.domain.machines import MachineCreate
+def slot_claim(pool: str, limit: int, hold: float = 30.0) -> SlotClaim:
+    """A claim as a kind would make it: its sessions of ``pool`` that have not ended."""
+    return SlotClaim(
+        pool=pool, limit=limit, holder={"pool": pool, "ended": None}, claimed_key="claimed",
+        hold_seconds=hold, label=f"pool {pool!r}",
+    )  # fmt: skip
 
+
+async def test_slots_are_claimed_up_to_the_limit(store: SessionStore) -> None:
     ws = await workspace(store)
-    machine = await store.create_machine(
-        workspace_id=ws, spec=MachineCreate(name="m", command="x {port}", max_sessions=2)
-    )
     sids = []
-    for _ in range(4):
-        spec = SessionCreate(kind="machine", attributes={"machine_ref": machine.id})
+    for pool in ("p", "p", "p", "p", "other"):
+        spec = SessionCreate(kind="machine", attributes={"pool": pool})
         sids.append((await store.create_session(workspace_id=ws, spec=spec)).session.id)
 
-    async def claim(sid: str, hold: float = 30.0) -> object:
-        return await store.claim_machine_slot(
-            workspace_id=ws, session_id=sid, machine_id=machine.id, hold_seconds=hold
+    async def claim(sid: str, hold: float = 30.0) -> Session:
+        return await store.claim_slot(
+            workspace_id=ws, session_id=sid, claim=slot_claim("p", 2, hold)
         )
 
     results = await asyncio.gather(*(claim(s) for s in sids[:3]), return_exceptions=True)
     conflicts = [r for r in results if isinstance(r, errors.Conflict)]
-    assert len(conflicts) == 1 and "limit of 2" in conflicts[0].detail
+    assert len(conflicts) == 1 and conflicts[0].detail == (
+        "pool 'p' is at its limit of 2 concurrent session(s)"
+    )
+    won = [r for r in results if isinstance(r, Session)]
+    assert all(isinstance(r.attributes["claimed"], str) for r in won)
     refused = [s for s, r in zip(sids, results, strict=False) if isinstance(r, errors.Conflict)]
-    winner = next(s for s in sids[:3] if s not in refused)
-    ended = {"end_time": "2030-01-01T00:00:00Z"}
-    await store.set_attributes(workspace_id=ws, session_id=winner, attributes=ended)
-    await claim(sids[3])  # an ended lease gave its slot back
+    winner = won[0].id
+    await store.set_attributes(workspace_id=ws, session_id=winner, attributes={"ended": 1})
+    await claim(sids[3])  # a session the holder no longer matches gave its slot back
     with pytest.raises(errors.Conflict):
         await claim(refused[0])
     await claim(refused[0], hold=0.0)  # claims older than the hold count no more
+    other = slot_claim("other", 1)
+    await store.claim_slot(workspace_id=ws, session_id=sids[4], claim=other)  # its own pool
     with pytest.raises(errors.NotFound):
-        await store.claim_machine_slot(
-            workspace_id=ws, session_id=sids[0], machine_id="nope", hold_seconds=1
-        )
+        await store.claim_slot(workspace_id=ws, session_id="nope", claim=other)
+
+
+async def test_a_running_holder_keeps_its_slot(store: SessionStore) -> None:
+    ws, elsewhere = await workspace(store), await workspace(store, "elsewhere")
+    spec = SessionCreate(kind="machine", attributes={"pool": "p"})
+    running = (await store.create_session(workspace_id=ws, spec=spec)).session.id
+    waiting = (await store.create_session(workspace_id=ws, spec=spec)).session.id
+    stranger = (await store.create_session(workspace_id=elsewhere, spec=spec)).session.id
+    await store.claim_slot(workspace_id=ws, session_id=running, claim=slot_claim("p", 1, 0.0))
+    await store.start_run(workspace_id=ws, session_id=running, driver="d", input={}, owner="o")
+    with pytest.raises(errors.Conflict):  # running counts, however old its claim
+        await store.claim_slot(workspace_id=ws, session_id=waiting, claim=slot_claim("p", 1, 0.0))
+    # another workspace's pool of the same name is its own
+    await store.claim_slot(workspace_id=elsewhere, session_id=stranger, claim=slot_claim("p", 1))
 
 
 async def test_user_messages_across_a_kinds_top_level_sessions(store: SessionStore) -> None:

@@ -157,7 +157,7 @@ async def extend_timeout(
     session = await service.get(principal.workspace_id, session_id)
     if session.kind != MACHINE:
         raise Unsupported(f"a {session.kind} session has no lease timeout to extend")
-    leases = MachineSessions(service)
+    leases = MachineSessions.of(service)
     return await leases.extend(principal.workspace_id, session_id, request.add_seconds)
 
 

@@ -24,14 +24,15 @@ from typing import Any
 import httpx
 
 from sessionhub.core.ports import Capability, Driver, Host, RunContext
+from sessionhub.domain.attributes.machine import MachineAttributes
 from sessionhub.domain.errors import Invalid, Unavailable
-from sessionhub.domain.machines import Machine
+from sessionhub.domain.machines import Machine, SlotClaim
 from sessionhub.domain.models import EventCreate, Session
 from sessionhub.kinds.machine import process as procs
 
 log = logging.getLogger(__name__)
-DEFAULT_TIMEOUT = 15 * 60.0
 RESERVATION_SECONDS = 30.0
+CLAIMED_AT = "slot_claimed_at"  # the MachineAttributes field the store writes a claim to
 
 
 def now() -> datetime:
@@ -42,18 +43,21 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def timeout_seconds(attributes: dict[str, Any]) -> float:
-    value = attributes.get("timeout_seconds", DEFAULT_TIMEOUT)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise Invalid("attributes.timeout_seconds must be a positive number")
-    return float(value)
-
-
-def machine_ref(session: Session) -> str:
-    ref = session.attributes.get("machine_id")
-    if not isinstance(ref, str) or not ref:
+def machine_ref(attrs: MachineAttributes) -> str:
+    """The machine the client asked for (id or name)."""
+    if not attrs.machine_id:
         raise Invalid("a machine session needs attributes.machine_id (a machine's id or name)")
-    return ref
+    return attrs.machine_id
+
+
+def slot_claim(machine: Machine) -> SlotClaim:
+    """The machine's concurrency limit: its unended leases each hold one slot."""
+    return SlotClaim(
+        pool=machine.id, limit=machine.max_sessions, label=f"machine {machine.name!r}",
+        holder=MachineAttributes(machine_ref=machine.id, end_time=None).changes(),
+        claimed_key=CLAIMED_AT,
+        hold_seconds=RESERVATION_SECONDS,
+    )  # fmt: skip
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Lease:
     deadline: datetime
     ready: asyncio.Future[str]
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    port: int = 0
     proc: asyncio.subprocess.Process | None = None
     started: datetime | None = None
     event_id: str = ""
@@ -93,20 +98,21 @@ class MachineDriver(Driver):
     async def on_create(self, session: Session) -> None:
         """Check the request and fill in what reads need before the lease starts."""
         machine = await self._machine(session)
-        timeout_seconds(session.attributes)
-        gpu = session.attributes.get("gpu") or machine.gpu
-        await self.host.set_attributes(
-            session, {"machine_ref": machine.id, "gpu": str(gpu),
-                      "gpu_event_id": str(uuid.uuid4()), "url": "", "end_time": None},
+        attrs = MachineAttributes.of(session)
+        filled = MachineAttributes(
+            machine_ref=machine.id, gpu=attrs.gpu or machine.gpu,
+            gpu_event_id=str(uuid.uuid4()), url="", end_time=None,
         )  # fmt: skip
+        await self.host.set_attributes(session, filled.changes())
 
     # the concurrency limit: checked and taken in one store transaction (many servers)
     async def before_run(self, session: Session, input: dict[str, Any]) -> None:
         machine = await self._machine(session)
-        await self.host.machines.claim_slot(session, machine, RESERVATION_SECONDS)
+        await self.host.machines.claim_slot(session, slot_claim(machine))
 
     async def _machine(self, session: Session) -> Machine:
-        return await self.host.machines.get(session.workspace_id, machine_ref(session))
+        ref = machine_ref(MachineAttributes.of(session))
+        return await self.host.machines.get(session.workspace_id, ref)
 
     # what the core asks of a lease
     def expect(self, session_id: str) -> asyncio.Future[str]:
@@ -130,11 +136,11 @@ class MachineDriver(Driver):
     async def run(self, ctx: RunContext, input: dict[str, Any]) -> None:
         session = ctx.session
         machine = await self._machine(session)
-        gpu = session.attributes.get("gpu") or machine.gpu
+        attrs = MachineAttributes.of(session)
         lease = Lease(
-            session=session, machine=machine, gpu=str(gpu),
-            event_id=str(session.attributes.get("gpu_event_id") or uuid.uuid4()),
-            deadline=now() + timedelta(seconds=timeout_seconds(session.attributes)),
+            session=session, machine=machine, gpu=attrs.gpu or machine.gpu,
+            event_id=attrs.gpu_event_id or str(uuid.uuid4()),
+            deadline=now() + timedelta(seconds=attrs.timeout_seconds), port=procs.free_port(),
             ready=self.expect(session.id),
         )  # fmt: skip
         self._leases[session.id] = lease
@@ -154,16 +160,16 @@ class MachineDriver(Driver):
     async def _launch(self, lease: Lease, ctx: RunContext) -> None:
         session = lease.session
         directory = self.host.directory(session)
-        port = procs.free_port()
+        port = lease.port
         lease.proc = await procs.spawn(lease.machine, session.id, directory, port)
         lease.started = now()
-        await self._attributes(lease, {
-            "machine_ref": lease.machine.id, "gpu_event_id": lease.event_id, "gpu": lease.gpu,
-            "state": "starting", "port": port, "pid": lease.proc.pid, "pgid": lease.proc.pid,
-            "server_pid": os.getpid(), "host": socket.gethostname(), "url": "",
-            "start_time": iso(lease.started), "end_time": None, "cost": 0.0,
-            "price_per_hour": lease.machine.price_per_hour, "timeout_end": iso(lease.deadline),
-        })  # fmt: skip
+        await self._attributes(lease, MachineAttributes(
+            machine_ref=lease.machine.id, gpu_event_id=lease.event_id, gpu=lease.gpu,
+            state="starting", port=port, pid=lease.proc.pid, pgid=lease.proc.pid,
+            server_pid=os.getpid(), host=socket.gethostname(), url="",
+            start_time=lease.started, end_time=None, cost=0.0,
+            price_per_hour=lease.machine.price_per_hour, timeout_end=lease.deadline,
+        ))  # fmt: skip
         payload = {"gpu_event_id": lease.event_id, "gpu": lease.gpu, "port": port,
                    "pid": lease.proc.pid, "machine_id": lease.machine.id}  # fmt: skip
         await ctx.append([EventCreate(type="gpu.start", payload=payload)])
@@ -191,7 +197,7 @@ class MachineDriver(Driver):
         self, lease: Lease, ctx: RunContext, exited: asyncio.Future[int]
     ) -> bool:
         assert lease.proc is not None
-        port = int(lease.session.attributes["port"])
+        port = lease.port
         give_up = time.monotonic() + lease.machine.startup_timeout
         while not await procs.probe(lease.machine, port, self._http):
             if exited.done():
@@ -203,7 +209,7 @@ class MachineDriver(Driver):
                 raise Unavailable("the machine did not answer within its startup timeout")
             await asyncio.sleep(0.1)
         url = f"http://127.0.0.1:{port}"
-        await self._attributes(lease, {"url": url, "state": "ready"})
+        await self._attributes(lease, MachineAttributes(url=url, state="ready"))
         await ctx.append([EventCreate(type="gpu.ready", payload={"url": url})])
         if not lease.ready.done():
             lease.ready.set_result(url)
@@ -211,12 +217,8 @@ class MachineDriver(Driver):
 
     async def _extended(self, lease: Lease) -> bool:
         """Did another server process move the deadline (increase-timeout) meanwhile?"""
-        stored = await self.host.get(lease.session)
-        end = stored.attributes.get("timeout_end")
-        if not isinstance(end, str):
-            return False
-        deadline = datetime.fromisoformat(end.replace("Z", "+00:00"))
-        if deadline <= lease.deadline:
+        deadline = MachineAttributes.of(await self.host.get(lease.session)).timeout_end
+        if deadline is None or deadline <= lease.deadline:
             return False
         lease.deadline = deadline
         return True
@@ -224,7 +226,9 @@ class MachineDriver(Driver):
     async def _release(self, session: Session) -> None:
         """A lease that never launched gives its slot back at once."""
         with contextlib.suppress(Exception):
-            await self.host.set_attributes(session, {"slot_claimed_at": None})
+            await self.host.set_attributes(
+                session, MachineAttributes(slot_claimed_at=None).changes()
+            )
 
     def _fail(self, lease: Lease, why: str) -> None:
         if not lease.ready.done():
@@ -253,33 +257,33 @@ class MachineDriver(Driver):
         ended = now()
         runtime = max((ended - started).total_seconds(), 0.0)
         cost = round(price * runtime / 3600, 6)
-        await self.host.set_attributes(
-            session, {"state": "ended", "end_time": iso(ended), "cost": cost,
-                      "end_reason": reason, "exit_code": code},
-        )  # fmt: skip
+        record = MachineAttributes(
+            state="ended", end_time=ended, cost=cost, end_reason=reason, exit_code=code
+        )
+        await self.host.set_attributes(session, record.changes())
         payload = {"reason": reason, "exit_code": code, "end_time": iso(ended)}
         event = EventCreate(
             type="gpu.end", payload=payload, cost=cost, duration_ms=int(runtime * 1000)
         )
         await self.host.append(session, [event])
 
-    async def _attributes(self, lease: Lease, values: dict[str, Any]) -> None:
-        lease.session = await self.host.set_attributes(lease.session, values)
+    async def _attributes(self, lease: Lease, values: MachineAttributes) -> None:
+        lease.session = await self.host.set_attributes(lease.session, values.changes())
 
     async def _reap(self, session: Session) -> None:
         """A running lease of a server that is gone: kill its processes, close its event."""
-        attrs = session.attributes
-        if attrs.get("state") == "ended" or attrs.get("host") != socket.gethostname():
+        attrs = MachineAttributes.of(session)
+        if attrs.state == "ended" or attrs.host != socket.gethostname():
             return
-        server = attrs.get("server_pid")
-        if not isinstance(server, int) or server == os.getpid() or procs.alive(server):
+        server = attrs.server_pid
+        if server is None or server == os.getpid() or procs.alive(server):
             return
-        pgid = attrs.get("pgid")
-        killed = isinstance(pgid, int) and await procs.reap_orphan(pgid, session.id)
-        started = datetime.fromisoformat(str(attrs.get("start_time")).replace("Z", "+00:00"))
-        price = float(attrs.get("price_per_hour", 0.0))
+        killed = attrs.pgid is not None and await procs.reap_orphan(attrs.pgid, session.id)
+        started = attrs.start_time or session.created_at
         log.info("machine session %s: orphaned (killed=%s); closing it", session.id, killed)
-        await self._close_event(session, started, price, "reaped after a server restart", None)
+        await self._close_event(
+            session, started, attrs.price_per_hour, "reaped after a server restart", None
+        )
 
     async def close(self) -> None:
         """Server shutdown: the supervisor cancels the leases (which kill); then the client."""

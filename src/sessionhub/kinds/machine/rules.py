@@ -1,4 +1,5 @@
-"""Machine sessions as the dialects see them: launch, wait for the URL, extend, stop, list."""
+"""Machine sessions as the dialects and the native API see them: launch, wait for the URL,
+extend, stop, list."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sessionhub.core.service import SessionService
+from sessionhub.domain.attributes.machine import MachineAttributes
 from sessionhub.domain.errors import NotFound, Unavailable
 from sessionhub.domain.models import Session, SessionCreate, SessionQuery, SessionStatus
-from sessionhub.kinds.machine.driver import MachineDriver, iso
+from sessionhub.kinds.machine.driver import MachineDriver
 
 KIND = "machine"
 
@@ -24,13 +26,16 @@ class MachineNotFound(NotFound):
 
 
 def is_active(session: Session) -> bool:
-    attrs = session.attributes
     return (
         session.kind == KIND
         and session.status is SessionStatus.running
-        and "gpu_event_id" in attrs
-        and attrs.get("end_time") is None
+        and MachineAttributes.of(session).active
     )
+
+
+def started(session: Session) -> datetime:
+    """When the lease started (its creation if it has not yet): newest first in lists."""
+    return MachineAttributes.of(session).start_time or session.created_at
 
 
 @dataclass
@@ -39,15 +44,24 @@ class Launched:
     url: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class MachineSessions:
-    service: SessionService
+    """The machine kind's rules over the service and this server's machine driver.
 
-    @property
-    def driver(self) -> MachineDriver:
-        driver = self.service.drivers.get(KIND)
-        assert isinstance(driver, MachineDriver)
-        return driver
+    Holds no state of its own (the leases, their URL waiters and deadlines live in the
+    driver), so ``of`` may build one per request.
+    """
+
+    service: SessionService
+    driver: MachineDriver
+
+    @classmethod
+    def of(cls, service: SessionService) -> MachineSessions:
+        """The rules for the machine driver registered with ``service``."""
+        driver = service.drivers.get(KIND)
+        if not isinstance(driver, MachineDriver):
+            raise Unavailable("the machine kind's driver is not the built-in machine driver")
+        return cls(service, driver)
 
     async def launch(
         self, workspace_id: str, machine: str, *, gpu: str | None, timeout_seconds: float,
@@ -57,10 +71,10 @@ class MachineSessions:
             found = await self.driver.host.machines.get(workspace_id, machine)
         except NotFound:
             raise MachineNotFound(f"machine {machine} not found") from None
-        attributes: dict[str, Any] = {"machine_id": found.id, "timeout_seconds": timeout_seconds}
+        asked = MachineAttributes(machine_id=found.id, timeout_seconds=timeout_seconds)
         if gpu:
-            attributes["gpu"] = gpu
-        spec = SessionCreate(kind=KIND, attributes=attributes)
+            asked.gpu = gpu
+        spec = SessionCreate(kind=KIND, attributes=asked.changes())
         session = (await self.service.create(workspace_id, spec)).session
         ready = self.driver.expect(session.id)
         try:
@@ -100,33 +114,39 @@ class MachineSessions:
                 ref = await self.driver.host.machines.get(workspace_id, machine)
             except NotFound:
                 return []
-            found = [s for s in found if s.attributes.get("machine_ref") == ref.id]
-        return sorted(found, key=lambda s: str(s.attributes.get("start_time")), reverse=True)
+            found = [s for s in found if MachineAttributes.of(s).machine_ref == ref.id]
+        return sorted(found, key=started, reverse=True)
 
     async def stop(self, workspace_id: str, session_id: str) -> None:
         await self.active(workspace_id, session_id)
         await self.service.cancel(workspace_id, session_id)
 
-    async def extend(self, workspace_id: str, session_id: str, seconds: float) -> Session:
+    async def extend(
+        self, workspace_id: str, session_id: str, seconds: float, *, machine: str | None = None
+    ) -> Session:
         """Move the lease's deadline ``seconds`` later; atomic, so concurrent extensions add up.
 
-        The lease's own server process is told at once if it is this one; another process
-        reads the stored deadline before it would end the lease.
+        With ``machine`` (an id), only a lease of that machine. The lease's own server
+        process is told at once if it is this one; another process reads the stored
+        deadline before it would end the lease.
         """
-        await self.active(workspace_id, session_id)
+        session = await self.active(workspace_id, session_id)
+        if machine is not None and MachineAttributes.of(session).machine_ref != machine:
+            raise LeaseNotFound(f"session {session_id} does not run machine {machine}")
 
-        def later(attrs: dict[str, Any]) -> dict[str, Any]:
-            if attrs.get("end_time") is not None:
+        def later(stored: dict[str, Any]) -> dict[str, Any]:
+            attrs = MachineAttributes.parse(stored)
+            if attrs.end_time is not None:
                 raise LeaseNotFound(f"no active machine session {session_id}")
-            current = float(attrs.get("timeout_seconds", 0))
-            if "timeout_end" in attrs:
-                end = datetime.fromisoformat(str(attrs["timeout_end"]).replace("Z", "+00:00"))
-            else:  # the lease has not started its clock yet
-                end = datetime.now(UTC) + timedelta(seconds=current)
-            deadline = end + timedelta(seconds=seconds)
-            return {"timeout_seconds": current + seconds, "timeout_end": iso(deadline)}
+            # a lease that has not started its clock yet has no timeout_end
+            end = attrs.timeout_end or datetime.now(UTC) + timedelta(seconds=attrs.timeout_seconds)
+            return MachineAttributes(
+                timeout_seconds=attrs.timeout_seconds + seconds,
+                timeout_end=end + timedelta(seconds=seconds),
+            ).changes()
 
         updated = await self.service.change_attributes(workspace_id, session_id, later)
-        deadline = str(updated.attributes["timeout_end"]).replace("Z", "+00:00")
-        self.driver.extend(session_id, datetime.fromisoformat(deadline))
+        deadline = MachineAttributes.of(updated).timeout_end
+        assert deadline is not None  # ``later`` has just set it
+        self.driver.extend(session_id, deadline)
         return updated

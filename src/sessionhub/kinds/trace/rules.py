@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sessionhub.core.service import SessionService
+from sessionhub.domain.attributes.trace import TraceAttributes, iso_millis
 from sessionhub.domain.errors import NotFound
 from sessionhub.domain.models import (
     Condition,
@@ -38,7 +39,6 @@ NUMBERS = (
     "duration", "input_cost", "output_cost", "total_cost",
     "prompt_tokens", "completion_tokens", "total_tokens", "traces_count",
 )  # fmt: skip
-TEXTS = ("project_id", "client", "repo", "thread_kind")
 LISTS = ("tags", "contact_ids")
 ROLLUP_KEYS = ("input_cost", "output_cost", "start", "end")
 
@@ -48,8 +48,7 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def iso(value: datetime) -> str:
-    return as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+iso = iso_millis
 
 
 @dataclass
@@ -115,20 +114,25 @@ def _parse(value: Any) -> datetime | None:
         return None
 
 
+def _texts(attrs: TraceAttributes) -> dict[str, str]:
+    values = {"project_id": attrs.project_id, "client": attrs.client, "repo": attrs.repo,
+              "thread_kind": attrs.thread_kind}  # fmt: skip
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def build_thread(session: Session, rollup: dict[str, Any]) -> Thread:
-    attrs = session.attributes
-    base: dict[str, Any] = attrs.get("base") or {}
+    attrs = TraceAttributes.of(session)
     rolled = _rolled(session, rollup)
-    numbers = {k: float(base.get(k, 0.0)) + rolled[k] for k in NUMBERS}
-    started = [d for d in (_parse(attrs.get("started_at")), _parse(rollup.get("min_start"))) if d]
-    ended = [d for d in (_parse(attrs.get("updated_at")), _parse(rollup.get("max_end"))) if d]
+    numbers = {k: attrs.base.get(k, 0.0) + rolled[k] for k in NUMBERS}
+    started = [as_utc(d) for d in (attrs.started_at, _parse(rollup.get("min_start"))) if d]
+    ended = [as_utc(d) for d in (attrs.updated_at, _parse(rollup.get("max_end"))) if d]
     return Thread(
         session=session,
         external_id=session.name or session.id,
         numbers=numbers,
-        tags=[str(t) for t in attrs.get("tags") or []],
-        contact_ids=[str(c) for c in attrs.get("contact_ids") or []],
-        texts={k: str(attrs[k]) for k in TEXTS if attrs.get(k) is not None},
+        tags=attrs.tags or [],
+        contact_ids=attrs.contact_ids or [],
+        texts=_texts(attrs),
         started_at=min(started) if started else as_utc(session.created_at),
         updated_at=max(ended) if ended else as_utc(session.updated_at),
     )
@@ -187,7 +191,8 @@ class TraceSessions:
             session = await self.service.update(
                 workspace_id, session.id, SessionUpdate(**patch), if_version=None
             )
-        attributes = self._attributes(spec, rolled=rolled, base=session.attributes.get("base"))
+        base = TraceAttributes.of(session).base
+        attributes = self._attributes(spec, rolled=rolled, base=base)
         if attributes:
             session = await self.service.set_attributes(workspace_id, session.id, attributes)
         return (await self._threads([session]))[0]
@@ -198,7 +203,7 @@ class TraceSessions:
 
     @staticmethod
     def _attributes(
-        spec: ThreadSpec, *, rolled: dict[str, float] | None, base: Any = None
+        spec: ThreadSpec, *, rolled: dict[str, float] | None, base: dict[str, float] | None = None
     ) -> dict[str, Any]:
         """Attributes to write; a number the client sets is what it will read back."""
         out: dict[str, Any] = {}
@@ -213,10 +218,10 @@ class TraceSessions:
             for key in LISTS:
                 out.setdefault(key, [])
         if spec.started_at is not None:
-            out["started_at"] = iso(spec.started_at)
+            out["started_at"] = spec.started_at
         if spec.updated_at is not None:
-            out["updated_at"] = iso(spec.updated_at)
-        return out
+            out["updated_at"] = spec.updated_at
+        return TraceAttributes.parse(out).changes()
 
     async def delete(self, workspace_id: str, ref: str) -> None:
         session = await self.find(workspace_id, ref)

@@ -1,4 +1,5 @@
-"""Machines (compute profiles): rows, reads and write jobs."""
+"""Machines (compute profiles): rows, reads and write jobs; and the slot claim their
+concurrency limit uses (generic: the kind names the attributes, see ``SlotClaim``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sessionhub.domain.errors import AlreadyExists, Conflict, NotFound
-from sessionhub.domain.machines import Machine, MachineCreate
+from sessionhub.domain.machines import Machine, MachineCreate, SlotClaim
 from sessionhub.store.sql.db import Conn, Row
 from sessionhub.store.sql.jobs import UNIQUE_ERRORS, lock_session, reread
 from sessionhub.store.sql.rows import js, new_id, now, ts
@@ -85,59 +86,63 @@ class DeleteMachine(WriteJob[None]):
         await conn.execute("DELETE FROM machines WHERE id = :id", {"id": row["id"]})
 
 
-CLAIMED_AT = "slot_claimed_at"
 HOLDERS = (
-    "SELECT id, status, attributes FROM sessions WHERE kind = 'machine' AND workspace_id = :ws "
+    "SELECT id, status, attributes FROM sessions WHERE kind = :kind AND workspace_id = :ws "
     "AND id <> :sid AND (status = 'running' OR updated_at > :recent)"
 )
 
 
-def holds_slot(row: Row, machine_id: str, recent: datetime) -> bool:
-    """A lease of the machine that has not ended: running, or claimed a moment ago."""
+def holds_slot(row: Row, claim: SlotClaim, recent: datetime) -> bool:
+    """A session the kind marks as using the pool: running, or claimed a moment ago."""
     attrs = js(row["attributes"])
-    if attrs.get("machine_ref") != machine_id or attrs.get("end_time") is not None:
+    if not claim.held_by(attrs):
         return False
     if row["status"] == "running":
         return True
-    claimed = attrs.get(CLAIMED_AT)
+    claimed = attrs.get(claim.claimed_key)
     return isinstance(claimed, str) and datetime.fromisoformat(claimed) > recent
 
 
-@dataclass
-class ClaimMachineSlot(WriteJob[Row]):
-    """Check the machine's concurrency limit and take a slot, atomically.
+async def lock_pool(conn: Conn, pool: str) -> None:
+    """Serialize the claims on one pool until the transaction ends.
 
-    The machine's row is locked (PostgreSQL ``FOR UPDATE``; SQLite writes are
-    serialized anyway), so two servers on one database cannot both take the last slot.
-    The claim is a timestamp on the session that counts until the lease is running
-    (then its status counts) or ``hold_seconds`` have passed.
+    PostgreSQL: a transaction-scoped advisory lock on the pool's name, so two servers
+    on one database cannot both take its last slot; SQLite: a write transaction is
+    ``BEGIN IMMEDIATE``, so claims are serialized already, across processes too.
+    """
+    if conn.dialect == "postgresql":
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(:pool, 0))", {"pool": "slot:" + pool}
+        )
+
+
+@dataclass
+class ClaimSlot(WriteJob[Row]):
+    """Check a pool's concurrency limit and take a slot of it, atomically.
+
+    The claim is a timestamp in the session's attributes (under the key the kind
+    names) that counts until the session is running (then its status counts) or
+    ``hold_seconds`` have passed.
     """
 
     workspace_id: str
     session_id: str
-    machine_id: str
-    hold_seconds: float
+    claim: SlotClaim
 
     async def run(self, conn: Conn, notices: list[Notice]) -> Row:
-        lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
-        machine = await conn.fetchrow(
-            f"SELECT name, max_sessions FROM machines WHERE id = :m AND workspace_id = :ws{lock}",
-            {"m": self.machine_id, "ws": self.workspace_id},
-        )
-        if machine is None:
-            raise NotFound(f"machine {self.machine_id} not found")
-        at = now()
-        recent = at - timedelta(seconds=self.hold_seconds)
-        rows = await conn.fetch(
-            HOLDERS, {"ws": self.workspace_id, "sid": self.session_id, "recent": recent}
-        )
-        limit = int(machine["max_sessions"])
-        if sum(holds_slot(r, self.machine_id, recent) for r in rows) >= limit:
-            raise Conflict(
-                f"machine {machine['name']!r} is at its limit of {limit} concurrent session(s)"
-            )
+        claim = self.claim
+        await lock_pool(conn, claim.pool)
         row = await lock_session(conn, self.workspace_id, self.session_id)
-        merged = {**js(row["attributes"]), CLAIMED_AT: at.isoformat()}
+        at = now()
+        recent = at - timedelta(seconds=claim.hold_seconds)
+        holders = await conn.fetch(
+            HOLDERS,
+            {"kind": row["kind"], "ws": self.workspace_id, "sid": self.session_id,
+             "recent": recent},
+        )  # fmt: skip
+        if sum(holds_slot(r, claim, recent) for r in holders) >= claim.limit:
+            raise Conflict(f"{claim.label} is at its limit of {claim.limit} concurrent session(s)")
+        merged = {**js(row["attributes"]), claim.claimed_key: at.isoformat()}
         await conn.execute(
             "UPDATE sessions SET attributes = :a, version = version + 1, updated_at = :t "
             "WHERE id = :id",

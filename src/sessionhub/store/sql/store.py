@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sessionhub.domain.errors import Invalid, NotFound, Unavailable
-from sessionhub.domain.machines import Machine, MachineCreate
+from sessionhub.domain.machines import Machine, MachineCreate, SlotClaim
 from sessionhub.domain.models import (
     ApiKey,
     Event,
@@ -489,10 +489,8 @@ class SqlSessionStore(SessionStore):
     async def delete_machine(self, *, workspace_id: str | None, machine: str) -> None:
         await self.writer.submit(jobs_machines.DeleteMachine(workspace_id, machine))
 
-    async def claim_machine_slot(
-        self, *, workspace_id: str, session_id: str, machine_id: str, hold_seconds: float
-    ) -> Session:
-        job = jobs_machines.ClaimMachineSlot(workspace_id, session_id, machine_id, hold_seconds)
+    async def claim_slot(self, *, workspace_id: str, session_id: str, claim: SlotClaim) -> Session:
+        job = jobs_machines.ClaimSlot(workspace_id, session_id, claim)
         return session_from_row(await self.writer.submit(job))
 
     async def running_sessions(self, *, kind: str) -> list[Session]:

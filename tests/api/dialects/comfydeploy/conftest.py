@@ -1,4 +1,5 @@
-"""A live server with an API key and machines whose command is a tiny HTTP server."""
+"""A live server with an API key and machines whose command is a tiny HTTP server
+(``tests.kinds.machine.support``, shared with the machine kind's own tests)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ from sessionhub.domain.models import SessionQuery
 from sessionhub.store.sql.store import open_store
 from sessionhub.testing import sdkenv
 from sessionhub.testing.fixtures import LiveServer
+from tests.kinds.machine.support import TINY, gone, wait_for
 
 HERE = Path(__file__).parent
-TINY = f"{sys.executable} {HERE / 'tiny_server.py'} {{port}}"
 FAMILY = (
     'sh -c \'echo "$MODE" > "{session_dir}/mode.txt"; sleep 600 & '
     f'echo $! > "{{session_dir}}/child.pid"; exec {TINY}\''
@@ -81,15 +82,6 @@ def seed(settings: Settings) -> tuple[str, dict[str, str]]:
     return asyncio.run(_seed(settings))
 
 
-def gone(pid: int) -> bool:
-    """No such process, or a zombie nobody has reaped yet."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
 @dataclass
 class Comfy:
     base: str
@@ -123,18 +115,6 @@ class Comfy:
         if isinstance(attrs.get("pid"), int) and attrs["pid"] not in self.pids:
             self.pids.append(attrs["pid"])
         return attrs
-
-
-def wait_for(check: Any, timeout: float = 20.0) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ import httpx
 
 from sessionhub.config import Settings
 from sessionhub.testing.fixtures import free_port
-from tests.api.dialects.comfydeploy.conftest import Comfy, gone, make_settings, seed, wait_for
+from tests.api.dialects.comfydeploy.conftest import Comfy, make_settings, seed
+from tests.kinds.machine.support import gone, wait_for
 
 
 @contextmanager

@@ -7,7 +7,8 @@ import os
 import httpx
 import pytest
 
-from tests.api.dialects.comfydeploy.conftest import Comfy, gone, wait_for
+from tests.api.dialects.comfydeploy.conftest import Comfy
+from tests.kinds.machine.support import gone, wait_for
 
 SEVEN = {"session_id", "gpu_event_id", "url", "gpu", "created_at", "timeout", "machine_id"}
 

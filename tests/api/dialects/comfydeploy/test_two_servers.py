@@ -12,8 +12,9 @@ import pytest
 
 from sessionhub.config import Settings
 from sessionhub.testing.fixtures import free_port
-from tests.api.dialects.comfydeploy.conftest import Comfy, gone, seed, wait_for
+from tests.api.dialects.comfydeploy.conftest import Comfy, seed
 from tests.api.dialects.comfydeploy.test_crash import server
+from tests.kinds.machine.support import gone, wait_for
 
 pytestmark = pytest.mark.postgres
 

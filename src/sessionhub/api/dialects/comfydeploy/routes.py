@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -20,8 +19,9 @@ from sessionhub.api.dialects.comfydeploy.wire import (
     SessionOut,
 )
 from sessionhub.core.hub import Hub
+from sessionhub.domain.attributes.machine import MachineAttributes
 from sessionhub.domain.models import Principal, Session
-from sessionhub.kinds.machine.rules import LeaseNotFound, MachineSessions
+from sessionhub.kinds.machine.rules import MachineSessions
 
 router = APIRouter()
 GPUS = {g.value for g in MachineGPU}
@@ -40,40 +40,36 @@ class Caller:
 async def caller(request: Request) -> Caller:
     hub: Hub = request.app.state.hub
     principal = await authenticate(request, hub)
-    return Caller(principal, MachineSessions(hub.service))
+    return Caller(principal, MachineSessions.of(hub.service))
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
 
 
-def when(value: Any) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def minutes(session: Session) -> int:
-    return max(1, math.ceil(float(session.attributes.get("timeout_seconds", 900)) / 60))
+def minutes(attrs: MachineAttributes) -> int:
+    """ComfyDeploy counts a timeout in whole minutes, rounded up."""
+    return max(1, math.ceil(attrs.timeout_seconds / 60))
 
 
 def session_out(session: Session) -> SessionOut:
-    attrs = session.attributes
+    attrs = MachineAttributes.of(session)
     return SessionOut(
-        session_id=session.id, gpu_event_id=str(attrs["gpu_event_id"]),
-        url=str(attrs.get("url") or ""), gpu=str(attrs.get("gpu") or ""),
-        created_at=session.created_at, timeout=minutes(session),
-        machine_id=str(attrs.get("machine_ref") or attrs.get("machine_id")),
+        session_id=session.id, gpu_event_id=str(attrs.gpu_event_id), url=attrs.url or "",
+        gpu=attrs.gpu or "", created_at=session.created_at, timeout=minutes(attrs),
+        machine_id=str(attrs.machine_ref or attrs.machine_id),
     )  # fmt: skip
 
 
 def gpu_event(session: Session, principal: Principal) -> GPUEventModel:
-    attrs = session.attributes
-    gpu = attrs.get("gpu")
+    attrs = MachineAttributes.of(session)
     return GPUEventModel(
-        id=str(attrs["gpu_event_id"]), user_id=principal.key_id or session.workspace_id,
-        org_id=session.workspace_id, machine_id=attrs.get("machine_ref"),
-        start_time=when(attrs.get("start_time")), end_time=when(attrs.get("end_time")),
-        gpu=MachineGPU(gpu) if gpu in GPUS else None, created_at=session.created_at,
-        updated_at=session.updated_at, session_timeout=minutes(session), session_id=session.id,
-        tunnel_url=attrs.get("url") or None, cost=float(attrs.get("cost") or 0.0),
+        id=str(attrs.gpu_event_id), user_id=principal.key_id or session.workspace_id,
+        org_id=session.workspace_id, machine_id=attrs.machine_ref,
+        start_time=attrs.start_time, end_time=attrs.end_time,
+        gpu=MachineGPU(attrs.gpu) if attrs.gpu in GPUS else None,
+        created_at=session.created_at, updated_at=session.updated_at,
+        session_timeout=minutes(attrs), session_id=session.id,
+        tunnel_url=attrs.url or None, cost=attrs.cost,
     )  # fmt: skip
 
 
@@ -88,10 +84,9 @@ async def create_session(body: CreateSessionBody, who: CallerDep) -> CreateSessi
 
 @router.post("/session/increase-timeout", response_model=Message)
 async def increase_timeout(body: IncreaseTimeoutBody, who: CallerDep) -> Message:
-    session = await who.machines.active(who.workspace_id, body.session_id)
-    if session.attributes.get("machine_ref") != body.machine_id:
-        raise LeaseNotFound(f"session {body.session_id} does not run machine {body.machine_id}")
-    await who.machines.extend(who.workspace_id, body.session_id, 60.0 * body.timeout)
+    await who.machines.extend(
+        who.workspace_id, body.session_id, 60.0 * body.timeout, machine=body.machine_id
+    )
     return Message(message="Timeout increased successfully")
 
 

@@ -1,0 +1,73 @@
+"""The attributes of a ``machine`` session: what the client asks for, then the lease's record.
+
+A client creates a machine session with ``machine_id`` (a machine's id or name) and
+optionally ``timeout_seconds`` and ``gpu``; the kind fills in the rest as the lease
+goes (``machine_ref``, the GPU event, the process, the URL, the deadline and the
+cost). Keys the client adds of its own are kept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sessionhub.domain.errors import Invalid
+from sessionhub.domain.models import Session
+
+DEFAULT_TIMEOUT = 15 * 60.0
+LeaseState = Literal["starting", "ready", "ended"]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+
+
+class MachineAttributes(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    # what the client asks for
+    machine_id: str | None = None
+    timeout_seconds: Seconds = DEFAULT_TIMEOUT
+    gpu: str | None = None
+    # the lease's record, kept by the kind
+    machine_ref: str | None = Field(default=None, description="The machine's id.")
+    gpu_event_id: str | None = None
+    state: LeaseState | None = None
+    url: str | None = None
+    port: int | None = None
+    pid: int | None = None
+    pgid: int | None = None
+    server_pid: int | None = None
+    host: str | None = None
+    start_time: datetime | None = None
+    timeout_end: datetime | None = None
+    end_time: datetime | None = None
+    end_reason: str | None = None
+    exit_code: int | None = None
+    price_per_hour: float = 0.0
+    cost: float = 0.0
+    slot_claimed_at: datetime | None = Field(
+        default=None, description="When the lease took a slot of its machine (store-written)."
+    )
+
+    @classmethod
+    def of(cls, session: Session) -> MachineAttributes:
+        return cls.parse(session.attributes)
+
+    @classmethod
+    def parse(cls, attributes: dict[str, Any]) -> MachineAttributes:
+        """The typed view of stored attributes; a bad value is the client's error (400)."""
+        try:
+            return cls.model_validate(attributes)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise Invalid(f"attributes.{where}: {first['msg']}") from None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields set on this instance, as JSON, to merge into the stored attributes."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    @property
+    def active(self) -> bool:
+        """A lease that has a GPU event and has not ended."""
+        return self.gpu_event_id is not None and self.end_time is None
