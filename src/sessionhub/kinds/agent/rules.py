@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import BaseModel
 
@@ -69,7 +69,7 @@ def bool_field(body: Mapping[str, Any], name: str, default: bool) -> bool:
     return value
 
 
-def is_count(value: Any, least: int) -> bool:
+def is_count(value: Any, least: int) -> TypeGuard[int]:
     """A JSON integer (not a boolean) of at least ``least``."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 

@@ -18,7 +18,7 @@ from sessionhub.api.dialects.mix.common import (
 )
 from sessionhub.api.dialects.mix.errors import MixError
 from sessionhub.domain.models import SessionCreate, SessionQuery
-from sessionhub.kinds.agent.rules import AgentSessions
+from sessionhub.kinds.agent.rules import AgentSessions, bool_field, text_field
 
 router = APIRouter(prefix="/api/sessions")
 
@@ -90,10 +90,10 @@ async def cancel_processing(session_id: str, caller: MixCaller) -> Response:
 @router.post("/{session_id}/rewind")
 async def rewind_session(session_id: str, request: Request, caller: MixCaller) -> Response:
     body = validate.json_object(await json_body(request))
-    message_id = validate.text_field(body, "messageId")
+    message_id = text_field(body, "messageId")
     if not message_id:
         raise MixError("message ID is required")
-    cleanup = validate.bool_field(body, "cleanupMedia", True)
+    cleanup = bool_field(body, "cleanupMedia", True)
     session = await load_session(caller, session_id)
     sessions = AgentSessions(caller.service)
     session = await sessions.rewind_to_message(
@@ -107,7 +107,7 @@ async def fork_session(session_id: str, request: Request, caller: MixCaller) -> 
     """The older TypeScript SDK's fork: keep messages 0..messageIndex (the last one included)."""
     body = validate.json_object(await json_body(request))
     index = validate.message_index(body)
-    title = validate.text_field(body, "title") or "Forked Session"
+    title = text_field(body, "title") or "Forked Session"
     source = await load_session(caller, session_id)
     fork = await AgentSessions(caller.service).fork_at_message(
         caller.workspace_id, source, index, title

@@ -13,9 +13,7 @@ from typing import Any
 from sessionhub.api.dialects.mix.errors import MixError
 from sessionhub.domain.attributes.agent import DEFAULT_BROWSER_MODE, AgentAttributes
 from sessionhub.kinds.agent import rules
-from sessionhub.kinds.agent.rules import InvalidField, bool_field, text_field
-
-__all__ = ["bool_field", "text_field"]
+from sessionhub.kinds.agent.rules import InvalidField, text_field
 
 
 def json_object(body: Any) -> dict[str, Any]:
@@ -57,5 +55,4 @@ def message_index(body: dict[str, Any]) -> int:
     index = body.get("messageIndex", 0)
     if not rules.is_count(index, 0):
         raise InvalidField("message_index", "must be a non-negative integer")
-    assert isinstance(index, int)
     return index
