@@ -200,8 +200,23 @@ def test_fork_and_rewind(cli: Harness, recorder: Recorder) -> None:
     assert recorder.json_body(1) == {"to_event_id": "e-2", "cleanup_files": True}
 
 
+def test_fork_and_rewind_by_message(cli: Harness, recorder: Recorder) -> None:
+    recorder.reply(
+        httpx.Response(201, json=session_json("s-fork")),
+        httpx.Response(200, json={"session": session_json(), "deleted_events": 3}),
+    )
+    assert cli.run("fork", "s-1", "--message", "0").stdout.strip() == "s-fork"
+    assert recorder.json_body(0) == {"message_index": 0}
+    result = cli.run("rewind", "s-1", "--message", "2")
+    assert result.exit_code == 0, result.output
+    assert "rewound s-1 to message 2: deleted 3 events" in result.stdout
+    assert recorder.json_body(1) == {"message_index": 2, "cleanup_files": False}
+
+
 def test_rewind_needs_to(cli: Harness) -> None:
     assert cli.run("rewind", "s-1").exit_code == 2
+    assert cli.run("rewind", "s-1", "--to", "e-1", "--message", "1").exit_code == 2
+    assert cli.run("fork", "s-1", "--message", "-1").exit_code == 2
 
 
 def test_export_json_and_tar(cli: Harness, recorder: Recorder, tmp_path: Path) -> None:

@@ -208,6 +208,17 @@ def test_fork_and_rewind(client: Client, recorder: Recorder) -> None:
     assert recorder.json_body(1) == {"to_event_id": "e-3", "cleanup_files": True}
 
 
+def test_fork_and_rewind_by_message_index(client: Client, recorder: Recorder) -> None:
+    recorder.reply(
+        httpx.Response(201, json=session_json("s-2", forked_from="s-1")),
+        httpx.Response(200, json={"session": session_json(), "deleted_events": 1}),
+    )
+    client.fork_session("s-1", message_index=0)
+    assert recorder.json_body(0) == {"message_index": 0}
+    client.rewind_session("s-1", message_index=2)
+    assert recorder.json_body(1) == {"message_index": 2, "cleanup_files": False}
+
+
 def test_runs_and_cancel(client: Client, recorder: Recorder) -> None:
     run = {
         "id": "r-1",

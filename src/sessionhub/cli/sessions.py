@@ -309,11 +309,17 @@ def fork(
     ctx: typer.Context,
     session_id: Annotated[str, typer.Argument(metavar="ID")],
     at: Annotated[str | None, typer.Option("--at", help="Fork at this event id.")] = None,
+    message: Annotated[
+        int | None,
+        typer.Option("--message", min=0, help="Fork after this message (its number, from 0)."),
+    ] = None,
     title: Annotated[str | None, typer.Option(help="Title of the fork.")] = None,
 ) -> None:
-    """Fork a session (at an event, or at its end) and print the new id."""
+    """Fork a session (at an event, after a message, or at its end) and print the new id."""
     with _connect(ctx) as client:
-        session = client.fork_session(session_id, at_event_id=at, title=title)
+        session = client.fork_session(
+            session_id, at_event_id=at, message_index=message, title=title
+        )
     typer.echo(session.id)
 
 
@@ -321,16 +327,25 @@ def fork(
 def rewind(
     ctx: typer.Context,
     session_id: Annotated[str, typer.Argument(metavar="ID")],
-    to: Annotated[str, typer.Option("--to", help="Keep events up to this event id.")],
+    to: Annotated[str | None, typer.Option("--to", help="Keep events up to this event id.")] = None,
+    message: Annotated[
+        int | None,
+        typer.Option("--message", min=0, help="Keep messages up to this one (from 0)."),
+    ] = None,
     cleanup_files: Annotated[
         bool, typer.Option("--cleanup-files", help="Also remove files written later.")
     ] = False,
 ) -> None:
-    """Delete the events after an event."""
+    """Delete the events after an event (--to) or after a message (--message)."""
+    if (to is None) == (message is None):
+        raise typer.BadParameter("give one of --to and --message")
     with _connect(ctx) as client:
-        result = client.rewind_session(session_id, to_event_id=to, cleanup_files=cleanup_files)
+        result = client.rewind_session(
+            session_id, to_event_id=to, message_index=message, cleanup_files=cleanup_files
+        )
+    point = to if to is not None else f"message {message}"
     files = f", {len(result.deleted_files)} files" if result.deleted_files else ""
-    out.print(f"rewound {session_id} to {to}: deleted {result.deleted_events} events{files}")
+    out.print(f"rewound {session_id} to {point}: deleted {result.deleted_events} events{files}")
 
 
 @contextmanager

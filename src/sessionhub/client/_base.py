@@ -329,18 +329,30 @@ class BaseClient:
         session_id: str,
         *,
         at_event_id: str | None,
+        message_index: int | None,
         title: str | None,
         name: str | None,
         metadata: Json | None,
     ) -> Call[Session]:
-        body = _compact(at_event_id=at_event_id, title=title, name=name, metadata=metadata)
+        body = _compact(
+            at_event_id=at_event_id, message_index=message_index, title=title, name=name,
+            metadata=metadata,
+        )  # fmt: skip
         request = self._request("POST", self._sessions(session_id, "fork"), json=body)
         return Call(request, _model(Session))
 
     def _build_rewind_session(
-        self, session_id: str, *, to_event_id: str, cleanup_files: bool
+        self,
+        session_id: str,
+        *,
+        to_event_id: str | None,
+        message_index: int | None,
+        cleanup_files: bool,
     ) -> Call[RewindResult]:
-        body = {"to_event_id": to_event_id, "cleanup_files": cleanup_files}
+        body = {
+            **_compact(to_event_id=to_event_id, message_index=message_index),
+            "cleanup_files": cleanup_files,
+        }
         request = self._request("POST", self._sessions(session_id, "rewind"), json=body)
         return Call(request, _model(RewindResult))
 

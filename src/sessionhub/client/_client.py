@@ -251,29 +251,35 @@ class Client(BaseClient):
         session_id: str,
         *,
         at_event_id: str | None = None,
+        message_index: int | None = None,
         title: str | None = None,
         name: str | None = None,
         metadata: Json | None = None,
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> Session:
-        """A new session with this one's events (up to ``at_event_id``) and files."""
+        """A new session with this one's events and files: up to ``at_event_id``, up to the
+        end of message ``message_index`` (kinds with messages), or all of them."""
         call = self._build_fork_session(
-            session_id, at_event_id=at_event_id, title=title, name=name, metadata=metadata
-        )
+            session_id, at_event_id=at_event_id, message_index=message_index, title=title,
+            name=name, metadata=metadata,
+        )  # fmt: skip
         return self._call(call, timeout)
 
     def rewind_session(
         self,
         session_id: str,
         *,
-        to_event_id: str,
+        to_event_id: str | None = None,
+        message_index: int | None = None,
         cleanup_files: bool = False,
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> RewindResult:
-        """Delete the events after ``to_event_id``."""
+        """Delete the events after ``to_event_id``, or after the end of message
+        ``message_index`` (give one of the two)."""
         call = self._build_rewind_session(
-            session_id, to_event_id=to_event_id, cleanup_files=cleanup_files
-        )
+            session_id, to_event_id=to_event_id, message_index=message_index,
+            cleanup_files=cleanup_files,
+        )  # fmt: skip
         return self._call(call, timeout)
 
     def execute(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sessionhub.config import Settings
+from sessionhub.domain.errors import Unsupported
 from sessionhub.domain.machines import Machine, SlotClaim
 from sessionhub.domain.models import Event, EventCreate, Page, Run, Session, SessionCreate
 
@@ -117,6 +118,11 @@ class Driver(abc.ABC):
         Drivers keep ``host`` (settings, and the narrow window to record events,
         keep attributes and create child sessions) and reap what a crash left behind.
         """
+
+    async def message_event(self, session: Session, index: int) -> str:
+        """The id of the event that ends message ``index`` (from 0), so fork and rewind
+        can be addressed by message; only kinds whose rules know messages override it."""
+        raise Unsupported(f"{self.kind} sessions cannot be addressed by message index")
 
     async def before_run(self, session: Session, input: dict[str, Any]) -> None:
         """Refuse a run before it is recorded (limits, bad input); raise a domain error."""

@@ -20,7 +20,7 @@ from sessionhub.core.bus import EventBus
 from sessionhub.core.ports import Capability, Driver
 from sessionhub.core.registry import DriverRegistry
 from sessionhub.core.runs import RunSupervisor
-from sessionhub.domain.errors import Unsupported
+from sessionhub.domain.errors import Invalid, Unsupported
 from sessionhub.domain.models import (
     CancelResult,
     Event,
@@ -213,11 +213,9 @@ class SessionService:
             attributes=source.attributes,
             metadata=request.metadata if request.metadata is not None else source.metadata,
         )
+        at = await self._event_named(source, driver, request.at_event_id, request.message_index)
         fork = await self.store.fork_session(
-            workspace_id=workspace_id,
-            session_id=session_id,
-            at_event_id=request.at_event_id,
-            spec=spec,
+            workspace_id=workspace_id, session_id=session_id, at_event_id=at, spec=spec
         )
         try:
             await self.files.copy(workspace_id, session_id, fork.id)
@@ -227,13 +225,26 @@ class SessionService:
             raise
         return fork
 
+    async def _event_named(
+        self, session: Session, driver: Driver, event_id: str | None, message_index: int | None
+    ) -> str | None:
+        """An event named by its id or by a message index (which the kind resolves)."""
+        if message_index is None:
+            return event_id
+        if event_id is not None:
+            raise Invalid("give an event id or a message index, not both")
+        return await driver.message_event(session, message_index)
+
     async def rewind(
         self, workspace_id: str, session_id: str, request: RewindRequest
     ) -> RewindResult:
         session = await self.get(workspace_id, session_id)
         driver = self._driver(session, Capability.rewind)
+        to = await self._event_named(session, driver, request.to_event_id, request.message_index)
+        if to is None:
+            raise Invalid("give to_event_id or message_index: the event to rewind to")
         rewound = await self.store.rewind_session(
-            workspace_id=workspace_id, session_id=session_id, to_event_id=request.to_event_id
+            workspace_id=workspace_id, session_id=session_id, to_event_id=to
         )
         removed: list[str] = []
         if request.cleanup_files and rewound.first_deleted_at is not None:

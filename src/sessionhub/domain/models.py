@@ -189,15 +189,27 @@ class EventList(Model):
     items: list[Event]
 
 
+# A message's number (from 0) in a transcript, for kinds whose rules address messages.
+MessageIndex = Annotated[int, Field(ge=0)]
+
+
 class ForkRequest(Model):
+    """Fork at an event (``at_event_id``), after a message (``message_index``: that message
+    and what belongs to it are the fork's last), or at the end (neither)."""
+
     at_event_id: str | None = None
+    message_index: MessageIndex | None = None
     title: Title | None = None
     name: Name | None = None
     metadata: Json | None = None
 
 
 class RewindRequest(Model):
-    to_event_id: str
+    """Keep the events up to ``to_event_id``, or up to the end of message ``message_index``
+    (exactly one of the two)."""
+
+    to_event_id: str | None = None
+    message_index: MessageIndex | None = None
     cleanup_files: bool = False
 
 

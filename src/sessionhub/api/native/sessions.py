@@ -124,6 +124,8 @@ async def delete_session(
 async def fork_session(
     session_id: SessionId, request: ForkRequest, principal: CurrentPrincipal, service: Service
 ) -> Session:
+    """Fork at ``at_event_id``, after message ``message_index`` (kinds with messages, such
+    as ``agent``; others answer 409), or at the end."""
     return await service.fork(principal.workspace_id, session_id, request)
 
 
@@ -131,6 +133,7 @@ async def fork_session(
 async def rewind_session(
     session_id: SessionId, request: RewindRequest, principal: CurrentPrincipal, service: Service
 ) -> RewindResult:
+    """Keep the events up to ``to_event_id`` or to the end of message ``message_index``."""
     return await service.rewind(principal.workspace_id, session_id, request)
 
 
@@ -138,6 +141,8 @@ async def rewind_session(
 async def start_run(
     session_id: SessionId, request: RunCreate, principal: CurrentPrincipal, service: Service
 ) -> Run:
+    """Start a run; input its kind refuses (an ``agent`` run without ``text``, …) is a 400
+    and no run is recorded."""
     return await service.start_run(principal.workspace_id, session_id, request.input)
 
 

@@ -3,55 +3,74 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
-from sessionhub.domain.models import EventCreate, without_nul
+from sessionhub.domain.attributes.agent import AgentAttributes, AgentCallback
+from sessionhub.domain.models import Event, EventCreate, Session, without_nul
 from sessionhub.kinds.agent import transcript
 from sessionhub.kinds.agent.provider import Call
 from sessionhub.kinds.agent.tools import Outcome, run_shell, truncate
 
-if TYPE_CHECKING:
-    from sessionhub.kinds.agent.loop import Agent
+
+class CallbackRunner(Protocol):
+    """What running a callback needs of the agent whose tool call it follows."""
+
+    session: Session
+    injections: list[str]
+
+    @property
+    def directory(self) -> Path: ...
+
+    @property
+    def record(self) -> Callable[[Sequence[EventCreate]], Awaitable[list[Event]]]: ...
+
+    async def subagent(self, call_id: str, title: str, text: str) -> tuple[str, float]: ...
 
 
-def matching(agent: Agent, tool_name: str) -> list[dict[str, Any]]:
-    found = agent.session.attributes.get("callbacks") or []
-    return [cb for cb in found if cb.get("toolName") in (tool_name, "*")]
+def matching(session: Session, tool_name: str) -> list[AgentCallback]:
+    found = AgentAttributes.of(session).callbacks
+    return [cb for cb in found if cb.tool_name in (tool_name, "*")]
 
 
-async def run_callbacks(agent: Agent, call: Call, outcome: Outcome, message_id: str) -> None:
-    for number, cb in enumerate(matching(agent, call.name), 1):
+async def run_callbacks(
+    agent: CallbackRunner, call: Call, outcome: Outcome, message_id: str
+) -> None:
+    for number, cb in enumerate(matching(agent.session, call.name), 1):
         base: dict[str, Any] = {
-            "tool_call_id": call.id, "tool_name": call.name, "callback_type": cb["type"],
-            "callback_name": cb.get("name") or f"Callback #{number:04d}",
-            "exclude_from_context": bool(cb.get("excludeFromContext")), "messageId": message_id,
+            "tool_call_id": call.id, "tool_name": call.name, "callback_type": cb.type,
+            "callback_name": cb.name or f"Callback #{number:04d}",
+            "exclude_from_context": cb.exclude_from_context, "messageId": message_id,
         }  # fmt: skip
         result = await run_one(agent, cb, call, outcome)
         await agent.record([EventCreate(type=transcript.CALLBACK_RESULT,
                                         payload=without_nul({**base, **result}))])  # fmt: skip
-        if cb["type"] == "send_message":  # sent once every call of the reply has its result
-            agent.injections.append(str(cb.get("messageContent", "")))
+        if cb.type == "send_message":  # sent once every call of the reply has its result
+            agent.injections.append(cb.message_content or "")
 
 
-async def run_one(agent: Agent, cb: dict[str, Any], call: Call, outcome: Outcome) -> dict[str, Any]:
-    if cb["type"] == "bash_script":
+async def run_one(
+    agent: CallbackRunner, cb: AgentCallback, call: Call, outcome: Outcome
+) -> dict[str, Any]:
+    if cb.type == "bash_script":
         return await bash_script(agent, cb, call, outcome)
-    if cb["type"] == "sub_agent":
-        text = f"{cb.get('subAgentPrompt', '')}\n\nTool context:\n" + json.dumps(
+    if cb.type == "sub_agent":
+        text = f"{cb.sub_agent_prompt or ''}\n\nTool context:\n" + json.dumps(
             {"tool": call.name, "input": call.input, "result": outcome.text}
         )
-        answer, _ = await agent.subagent(call.id, cb.get("name") or "Callback subagent", text)
+        answer, _ = await agent.subagent(call.id, cb.name or "Callback subagent", text)
         return {"success": True, "subagent_result": answer}
     return {"success": True}
 
 
 async def bash_script(
-    agent: Agent, cb: dict[str, Any], call: Call, outcome: Outcome
+    agent: CallbackRunner, cb: AgentCallback, call: Call, outcome: Outcome
 ) -> dict[str, Any]:
     env = {"CALLBACK_TOOL_RESULT": outcome.text[:100_000], "CALLBACK_TOOL_NAME": call.name,
            "CALLBACK_TOOL_ID": call.id, "CALLBACK_SESSION_ID": agent.session.id}  # fmt: skip
-    timeout = int(cb.get("bashTimeout") or 120_000) / 1000
-    code, out, err = await run_shell(str(cb.get("bashCommand", "")), agent.directory, timeout, env)
+    timeout = cb.bash_timeout / 1000
+    code, out, err = await run_shell(cb.bash_command or "", agent.directory, timeout, env)
     return {"success": code == 0, "stdout": truncate(out), "stderr": truncate(err),
             "exit_code": -1 if code is None else code,
             **({"error": err.strip() or f"exit code {code}"} if code != 0 else {})}  # fmt: skip

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sessionhub.config import Settings
 from sessionhub.core.ports import Capability, Driver, Host, RunContext
-
-if TYPE_CHECKING:
-    from sessionhub.config import Settings
+from sessionhub.domain.models import Event, Session
+from sessionhub.kinds.agent import rules
+from sessionhub.kinds.agent.loop import Agent, TurnOptions
 
 
 class AgentDriver(Driver):
@@ -20,17 +21,38 @@ class AgentDriver(Driver):
         self._settings: Settings | None = None
         self._host: Host | None = None
 
+    @property
+    def host(self) -> Host:
+        if self._host is None:
+            raise RuntimeError("the agent driver was not configured by the server")
+        return self._host
+
     async def open(self, host: Host) -> None:
         self._settings, self._host = host.settings, host
 
+    async def before_run(self, session: Session, input: dict[str, Any]) -> None:
+        """A run with bad input is refused before it is recorded (a 400, not a failed run)."""
+        rules.run_input(input)
+
     async def run(self, ctx: RunContext, input: dict[str, Any]) -> None:
         """One turn for the user message in ``input`` (Mix's send-message body)."""
-        from sessionhub.kinds.agent.loop import Agent, TurnOptions
-
-        if self._settings is None or self._host is None:
+        turn = rules.run_input(input)
+        if self._settings is None:
             raise RuntimeError("the agent driver was not configured by the server")
-        agent = Agent(self._settings, self._host, ctx.session, ctx.append, ctx.append)
-        options = TurnOptions(max_steps=input.get("max_steps"),
-                              thinking_level=input.get("thinking_level"),
-                              plan_mode=bool(input.get("plan_mode")))  # fmt: skip
-        await agent.turn(str(input.get("text", "")), options)
+        agent = Agent(self._settings, self.host, ctx.session, ctx.append, ctx.append)
+        options = TurnOptions(max_steps=turn.max_steps, thinking_level=turn.thinking_level,
+                              plan_mode=turn.plan_mode)  # fmt: skip
+        await agent.turn(turn.text, options)
+
+    async def message_event(self, session: Session, index: int) -> str:
+        return rules.event_at_message(await self.all_events(session), index)
+
+    async def all_events(self, session: Session) -> list[Event]:
+        out: list[Event] = []
+        after = 0
+        while True:
+            page = await self.host.events(session, after=after, limit=1000)
+            out.extend(page.items)
+            if page.next_cursor is None or not page.items:
+                return out
+            after = page.items[-1].seq

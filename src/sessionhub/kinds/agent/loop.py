@@ -13,17 +13,18 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from openai import APIError, AsyncOpenAI
 
+from sessionhub.config import Settings
+from sessionhub.core.ports import Host
+from sessionhub.domain.attributes.agent import AgentAttributes
 from sessionhub.domain.models import Event, EventCreate, Role, Session, SessionCreate, without_nul
 from sessionhub.kinds.agent import prompt, toolbox, tools, transcript
+from sessionhub.kinds.agent.callbacks import run_callbacks
+from sessionhub.kinds.agent.history import openai_messages
 from sessionhub.kinds.agent.provider import Call, Reply, Request, ask, describe
-
-if TYPE_CHECKING:
-    from sessionhub.config import Settings
-    from sessionhub.core.ports import Host
 
 Append = Callable[[Sequence[EventCreate]], Awaitable[list[Event]]]
 
@@ -66,6 +67,10 @@ class Agent:
     injections: list[str] = field(default_factory=list)
     plan_mode: bool = False  # mutating tools refused until ExitPlanMode
     llm: AsyncOpenAI | None = None
+
+    @property
+    def attributes(self) -> AgentAttributes:
+        return AgentAttributes.of(self.session)
 
     @property
     def directory(self) -> Path:
@@ -147,10 +152,9 @@ class Agent:
             "user_message_created",
             {"type": "user_message_created", "messageId": mid, "content": text},
         )
-        if not self.session.attributes.get("firstUserMessage"):
-            self.session = await self.host.set_attributes(
-                self.session, {"firstUserMessage": text[:500]}
-            )
+        if not self.attributes.first_user_message:
+            first = AgentAttributes(first_user_message=text[:500])
+            self.session = await self.host.set_attributes(self.session, first.stored())
 
     async def steps(self, client: AsyncOpenAI, options: TurnOptions) -> Reply:
         limit = options.max_steps or self.settings.agent_max_steps
@@ -209,8 +213,6 @@ class Agent:
         await self.emit("tool_execution_complete", {"type": "tool_execution_complete",
                         "toolCallId": call.id, "toolName": call.name, "progress": "done",
                         "success": not outcome.is_error})  # fmt: skip
-        from sessionhub.kinds.agent.callbacks import run_callbacks
-
         await run_callbacks(self, call, outcome, message_id)
 
     async def execute(self, call: Call) -> tools.Outcome:
@@ -255,7 +257,7 @@ class Agent:
         todos = args.get("todos")
         if not isinstance(todos, list) or not all(isinstance(t, dict) for t in todos):
             raise tools.ToolError("todos must be a list of {id, content, status}")
-        await self.host.set_attributes(self.session, {"todos": todos})
+        await self.host.set_attributes(self.session, AgentAttributes(todos=todos).stored())
         done = sum(1 for t in todos if t.get("status") == "completed")
         return tools.Outcome(f"Todo list updated: {len(todos)} items, {done} completed")
 
@@ -268,15 +270,15 @@ class Agent:
 
     async def subagent(self, call_id: str, title: str, text: str) -> tuple[str, float]:
         """Run a general-purpose subagent to its answer; its cost rolls up into this session."""
-        if self.session.attributes.get("sessionType") == "subagent":
+        if self.attributes.is_subagent:
             raise tools.ToolError("a subagent cannot start another subagent")
-        attributes = {
-            "sessionType": "subagent", "subagentType": "general-purpose",
-            "parentToolCallId": call_id, "promptMode": "default", "customSystemPrompt": "",
-            "browserMode": self.session.attributes.get("browserMode", "local-browser-service"),
-        }  # fmt: skip
+        attributes = AgentAttributes(
+            session_type="subagent", subagent_type="general-purpose", parent_tool_call_id=call_id,
+            prompt_mode="default", custom_system_prompt="",
+            browser_mode=self.attributes.browser_mode,
+        )  # fmt: skip
         spec = SessionCreate(kind="agent", title=title[:200], parent_id=self.session.id,
-                             attributes=attributes)  # fmt: skip
+                             attributes=attributes.stored())  # fmt: skip
         child = await self.host.create_child(self.session, spec)
 
         async def record(events: Sequence[EventCreate]) -> list[Event]:
@@ -289,9 +291,7 @@ class Agent:
         return answer, child.totals.cost
 
     async def context(self) -> list[dict[str, Any]]:
-        from sessionhub.kinds.agent.history import openai_messages
-
-        system = prompt.system_prompt(self.session.attributes, self.settings.agent_prompt_variables)
+        system = prompt.system_prompt(self.attributes, self.settings.agent_prompt_variables)
         if self.plan_mode:
             system = f"{system}\n\n{toolbox.PLAN_PROMPT}"
         page = await self.host.events(self.session, after=0, limit=100_000)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from sessionhub.domain.attributes.agent import AgentAttributes
 
 BASE = (
     "You are an agent working in a session directory (your current working directory). "
@@ -17,9 +18,9 @@ def substitute(text: str, variables: dict[str, str]) -> str:
     return VARIABLE.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
 
 
-def system_prompt(attributes: dict[str, Any], variables: dict[str, str]) -> str:
-    mode = attributes.get("promptMode", "default")
-    custom = substitute(str(attributes.get("customSystemPrompt") or ""), variables)
+def system_prompt(attributes: AgentAttributes, variables: dict[str, str]) -> str:
+    mode = attributes.prompt_mode
+    custom = substitute(attributes.custom_system_prompt, variables)
     if mode == "replace" and custom:
         return custom
     if mode == "append" and custom:

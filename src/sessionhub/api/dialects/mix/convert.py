@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sessionhub.domain.attributes.agent import AgentAttributes
 from sessionhub.domain.models import Event, Session
 from sessionhub.kinds.agent import transcript
 
-SESSION_FIELDS = ("callbacks", "cdpUrl", "firstUserMessage", "parentToolCallId", "subagentType")
+# Returned when stored and not empty (Mix leaves them out otherwise).
+OPTIONAL_FIELDS = {"callbacks", "cdp_url", "first_user_message", "parent_tool_call_id",
+                   "subagent_type"}  # fmt: skip
 
 
 def rfc3339(moment: datetime) -> str:
@@ -16,13 +19,13 @@ def rfc3339(moment: datetime) -> str:
 
 
 def session_data(session: Session) -> dict[str, Any]:
-    attrs = session.attributes
+    attrs = AgentAttributes.of(session)
     totals = session.totals
     data: dict[str, Any] = {
         "id": session.id,
         "title": session.title or "",
-        "browserMode": attrs.get("browserMode", "local-browser-service"),
-        "sessionType": "subagent" if attrs.get("sessionType") == "subagent" else "main",
+        "browserMode": attrs.browser_mode,
+        "sessionType": attrs.session_type,
         "userMessageCount": totals.by_role.get("user", 0),
         "assistantMessageCount": totals.by_role.get("assistant", 0),
         "toolCallCount": totals.tool_calls,
@@ -31,9 +34,8 @@ def session_data(session: Session) -> dict[str, Any]:
         "cost": totals.cost,
         "createdAt": rfc3339(session.created_at),
     }
-    for key in SESSION_FIELDS:
-        if attrs.get(key) not in (None, ""):
-            data[key] = attrs[key]
+    stored = attrs.model_dump(by_alias=True, include=OPTIONAL_FIELDS, exclude_unset=True)
+    data.update((key, value) for key, value in stored.items() if value not in (None, ""))
     parent = session.parent_id or session.forked_from
     if parent:
         data["parentSessionId"] = parent

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from sessionhub.api.problems import install_handlers
 from sessionhub.domain import errors
+from sessionhub.kinds.agent.rules import InvalidField
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,15 @@ def envelope(status: int, kind: str, message: str) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def field_error(field: str, message: str) -> MixError:
-    return MixError(f"Validation error for field '{field}': {message}")
+# The agent rules name fields as the native API does; Mix's body spells these otherwise.
+WIRE_FIELDS = {"message_index": "messageIndex", "text": "content"}
+
+
+def message(exc: errors.SessionHubError) -> str:
+    if isinstance(exc, InvalidField):
+        field = WIRE_FIELDS.get(exc.field, exc.field)
+        return f"Validation error for field '{field}': {exc.reason}"
+    return exc.detail
 
 
 def lookup(exc: errors.SessionHubError) -> tuple[int, str]:
@@ -61,7 +69,7 @@ def lookup(exc: errors.SessionHubError) -> tuple[int, str]:
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.SessionHubError)
     status, kind = lookup(exc)
-    return envelope(status, kind, exc.detail)
+    return envelope(status, kind, message(exc))
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:

@@ -19,6 +19,7 @@ from sessionhub.api.dialects.mix.common import (
 )
 from sessionhub.api.dialects.mix.errors import MixError
 from sessionhub.domain.errors import RunActive
+from sessionhub.kinds.agent import rules
 
 router = APIRouter(prefix="/api")
 HISTORY_LIMIT = 1000
@@ -38,10 +39,10 @@ def go_int(text: str) -> int | None:
 @router.post("/sessions/{session_id}/messages")
 async def send_message(session_id: str, request: Request, caller: MixCaller) -> Response:
     body = validate.json_object(await json_body(request))
-    run_input = validate.send_input(body)
+    turn = rules.run_input(body)
     await load_session(caller, session_id)
     try:
-        await caller.service.start_run(caller.workspace_id, session_id, run_input)
+        await caller.service.start_run(caller.workspace_id, session_id, turn.model_dump())
     except RunActive:
         raise MixError(
             "the session is still processing a message; cancel it or wait", kind="bad_request"
