@@ -29,6 +29,9 @@ class ServiceHost(Host):
             session.workspace_id, session.id, after=after, limit=limit
         )
 
+    async def all_events(self, session: Session) -> list[Event]:
+        return await self._service.all_events(session.workspace_id, session.id)
+
     async def set_attributes(self, session: Session, attributes: Mapping[str, Any]) -> Session:
         return await self._service.set_attributes(session.workspace_id, session.id, attributes)
 

@@ -60,6 +60,10 @@ class Host(abc.ABC):
         """A page of the session's events with ``seq > after``."""
 
     @abc.abstractmethod
+    async def all_events(self, session: Session) -> list[Event]:
+        """The session's whole transcript, in order."""
+
+    @abc.abstractmethod
     async def set_attributes(self, session: Session, attributes: Mapping[str, Any]) -> Session:
         """Merge ``attributes`` into the session's (a ``None`` value is stored as null)."""
 

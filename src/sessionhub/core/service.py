@@ -197,6 +197,10 @@ class SessionService:
         """Every event after ``after``, read a page at a time (export, replay)."""
         return self.store.iter_events(workspace_id=workspace_id, session_id=session_id, after=after)
 
+    async def all_events(self, workspace_id: str, session_id: str) -> list[Event]:
+        """The whole transcript, for rules that look at all of it (a message's position)."""
+        return [event async for event in self.iter_events(workspace_id, session_id)]
+
     async def event(self, workspace_id: str, session_id: str, event_id: str) -> Event:
         return await self.store.get_event(
             workspace_id=workspace_id, session_id=session_id, event_id=event_id

@@ -6,7 +6,7 @@ from typing import Any
 
 from sessionhub.config import Settings
 from sessionhub.core.ports import Capability, Driver, Host, RunContext
-from sessionhub.domain.models import Event, Session
+from sessionhub.domain.models import Session
 from sessionhub.kinds.agent import rules
 from sessionhub.kinds.agent.loop import Agent, TurnOptions
 
@@ -45,14 +45,4 @@ class AgentDriver(Driver):
         await agent.turn(turn.text, options)
 
     async def message_event(self, session: Session, index: int) -> str:
-        return rules.event_at_message(await self.all_events(session), index)
-
-    async def all_events(self, session: Session) -> list[Event]:
-        out: list[Event] = []
-        after = 0
-        while True:
-            page = await self.host.events(session, after=after, limit=1000)
-            out.extend(page.items)
-            if page.next_cursor is None or not page.items:
-                return out
-            after = page.items[-1].seq
+        return rules.event_at_message(await self.host.all_events(session), index)

@@ -277,7 +277,7 @@ class AgentSessions:
         self, workspace_id: str, session: Session, message_id: str, *, cleanup_media: bool
     ) -> Session:
         """Keep the message and what belongs to it; drop every later message."""
-        events = await self.all_events(workspace_id, session.id)
+        events = await self.service.all_events(workspace_id, session.id)
         cut = message_end(events, message_position(events, message_id))
         if cut is None:
             return session
@@ -296,13 +296,3 @@ class AgentSessions:
             if "/" not in info.path and info.modified_at > cutoff:
                 with contextlib.suppress(NotFound):  # already gone
                     await self.service.delete_file(workspace_id, session_id, info.path)
-
-    async def all_events(self, workspace_id: str, session_id: str) -> list[Event]:
-        out: list[Event] = []
-        after = 0
-        while True:
-            page = await self.service.events(workspace_id, session_id, after=after, limit=1000)
-            out.extend(page.items)
-            if page.next_cursor is None or not page.items:
-                return out
-            after = page.items[-1].seq

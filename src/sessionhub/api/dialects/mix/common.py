@@ -11,9 +11,8 @@ from starlette.responses import Response
 from sessionhub.api.deps import Caller, authenticate
 from sessionhub.api.dialects.mix.errors import MixError
 from sessionhub.core.hub import Hub
-from sessionhub.core.service import SessionService
 from sessionhub.domain.errors import NotFound
-from sessionhub.domain.models import Event, Session
+from sessionhub.domain.models import Session
 
 KIND = "agent"
 
@@ -51,14 +50,3 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
     )
-
-
-async def all_events(service: SessionService, workspace_id: str, session_id: str) -> list[Event]:
-    out: list[Event] = []
-    after = 0
-    while True:
-        page = await service.events(workspace_id, session_id, after=after, limit=1000)
-        out.extend(page.items)
-        if page.next_cursor is None or not page.items:
-            return out
-        after = page.items[-1].seq

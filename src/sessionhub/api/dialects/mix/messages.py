@@ -12,7 +12,6 @@ from sessionhub.api.dialects.mix import convert, validate
 from sessionhub.api.dialects.mix.common import (
     KIND,
     MixCaller,
-    all_events,
     json_body,
     json_response,
     load_session,
@@ -53,7 +52,7 @@ async def send_message(session_id: str, request: Request, caller: MixCaller) -> 
 @router.get("/sessions/{session_id}/messages")
 async def list_messages(session_id: str, caller: MixCaller) -> Response:
     await load_session(caller, session_id)
-    events = await all_events(caller.service, caller.workspace_id, session_id)
+    events = await caller.service.all_events(caller.workspace_id, session_id)
     return json_response(convert.messages(session_id, events))
 
 

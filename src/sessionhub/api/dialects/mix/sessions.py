@@ -11,7 +11,6 @@ from sessionhub.api.dialects.mix import convert, validate
 from sessionhub.api.dialects.mix.common import (
     KIND,
     MixCaller,
-    all_events,
     json_body,
     json_response,
     load_session,
@@ -72,7 +71,7 @@ async def update_callbacks(session_id: str, request: Request, caller: MixCaller)
 @router.get("/{session_id}/export")
 async def export_session(session_id: str, caller: MixCaller) -> Response:
     session = await load_session(caller, session_id)
-    events = await all_events(caller.service, caller.workspace_id, session_id)
+    events = await caller.service.all_events(caller.workspace_id, session_id)
     disposition = f"attachment; filename=session_{session_id}_transcript.json"
     return json_response(
         convert.export(session, events), headers={"Content-Disposition": disposition}
