@@ -11,8 +11,8 @@ from sessionhub.api.deps import authenticate
 from sessionhub.api.dialects.jupyter import wire
 from sessionhub.core.hub import Hub
 from sessionhub.domain.errors import NotFound
-from sessionhub.kinds.kernel.driver import iso
 from sessionhub.kinds.kernel.rules import KernelSessions
+from sessionhub.kinds.kernel.state import iso
 
 router = APIRouter()
 

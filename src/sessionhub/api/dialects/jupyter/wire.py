@@ -9,6 +9,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from sessionhub.api.dialects.jupyter.errors import BadRequest
+from sessionhub.domain.attributes.kernel import KernelAttributes
 from sessionhub.domain.models import Session
 from sessionhub.kinds.kernel.rules import KernelSessions
 
@@ -96,7 +97,7 @@ def session_models(sessions: KernelSessions, found: list[Session]) -> list[dict[
     running: dict[str, dict[str, Any]] = {}
     models = []
     for session in found:
-        kernel_id = str(session.attributes.get("kernel_id", ""))
+        kernel_id = KernelAttributes.of(session).kernel_id
         kernel = running.get(kernel_id)
         if kernel is None:
             kernel = sessions.kernel_model(session)
@@ -109,10 +110,9 @@ def session_models(sessions: KernelSessions, found: list[Session]) -> list[dict[
 def session_model(
     sessions: KernelSessions, session: Session, kernel: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    attributes = session.attributes
-    path = str(attributes.get("path", session.name or ""))
-    name = str(attributes.get("jupyter_name") or "")
-    kind = str(attributes.get("type", ""))
+    attributes = KernelAttributes.of(session)
+    path = attributes.path if "path" in session.attributes else session.name or ""
+    name, kind = attributes.jupyter_name, attributes.type
     model: dict[str, Any] = {
         "id": session.id, "path": path, "name": name, "type": kind,
         "kernel": kernel if kernel is not None else sessions.kernel_model(session),

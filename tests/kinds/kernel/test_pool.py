@@ -22,8 +22,12 @@ def pooled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Jupyt
         yield hub
 
 
+def hub(j: Jupyter) -> Any:
+    return j.server.server.config.app.state.hub
+
+
 def driver(j: Jupyter) -> Any:
-    return j.server.server.config.app.state.hub.service.drivers.get("kernel")
+    return hub(j).service.drivers.get("kernel")
 
 
 def pool_ready(j: Jupyter) -> int:
@@ -46,7 +50,7 @@ def pid_of(j: Jupyter, kernel_id: str) -> int:
 
 def session_dir(j: Jupyter, session_id: str) -> str:
     native = j.http.get(f"{j.server.url}/v1/sessions/{session_id}").json()
-    return str(driver(j).service.files.directory(native["workspace_id"], session_id).absolute())
+    return str(hub(j).service.files.directory(native["workspace_id"], session_id).absolute())
 
 
 def test_a_new_session_takes_a_warm_kernel_in_its_own_directory(pooled: Jupyter) -> None:
