@@ -70,3 +70,12 @@ def test_a_jupyter_session_stores_what_its_model_says(jupyter: Jupyter) -> None:
         path="t/a.ipynb", type="notebook", jupyter_name="a", kernel_id=model["kernel"]["id"],
         kernel_name="python3",
     )  # fmt: skip
+
+
+def test_patch_holds_only_the_given_fields_and_refuses_unknown_ones() -> None:
+    assert KernelAttributes.patch(path="p", jupyter_name="", type=None) == {
+        "path": "p",
+        "jupyter_name": "",
+    }
+    with pytest.raises(TypeError, match="kernel_idd"):
+        KernelAttributes.patch(kernel_idd="k")

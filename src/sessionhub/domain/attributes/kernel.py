@@ -45,12 +45,19 @@ class KernelAttributes(BaseModel):
     def of(cls, session: Session) -> KernelAttributes:
         return cls.model_validate(session.attributes)
 
-    @staticmethod
-    def bound_to(kernel_id: str, kernel_name: str) -> dict[str, Any]:
+    @classmethod
+    def patch(cls, **fields: str | None) -> dict[str, Any]:
+        """The attributes to merge for the fields given (None: left as stored)."""
+        given = {key: value for key, value in fields.items() if value is not None}
+        unknown = sorted(given.keys() - cls.model_fields.keys())
+        if unknown:
+            raise TypeError(f"not a kernel attribute: {', '.join(unknown)}")
+        return cls.model_validate(given).model_dump(include=set(given))
+
+    @classmethod
+    def bound_to(cls, kernel_id: str, kernel_name: str) -> dict[str, Any]:
         """The attributes to merge when a session is bound to a kernel."""
-        return KernelAttributes(kernel_id=kernel_id, kernel_name=kernel_name).model_dump(
-            include={"kernel_id", "kernel_name"}
-        )
+        return cls.patch(kernel_id=kernel_id, kernel_name=kernel_name)
 
     def stored(self) -> dict[str, Any]:
         """Every field, as stored on the session."""

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from sessionhub.core.service import SessionService
 from sessionhub.domain.attributes.kernel import KernelAttributes
 from sessionhub.domain.errors import (
@@ -35,13 +37,30 @@ from sessionhub.domain.errors import (
 from sessionhub.domain.models import Event, Session, SessionCreate, SessionQuery, SessionUpdate
 from sessionhub.kinds.kernel.bridge import KernelBridge
 from sessionhub.kinds.kernel.driver import KernelDriver
-from sessionhub.kinds.kernel.state import Execution
+from sessionhub.kinds.kernel.state import Execution, iso
 
 KIND = "kernel"
 # a client-chosen id for a new kernel: it names the kernel's connection file
 NEW_KERNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 INTERRUPT_GRACE = 10.0  # seconds an interrupted execution gets to stop
 log = logging.getLogger(__name__)
+
+
+class KernelChoice(BaseModel):
+    """A client's ``kernel: {id?, name?}``: a running kernel by id, or a new one by name."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str | None = None
+    name: str | None = None
+
+
+class SessionChanges(BaseModel):
+    """A rename: Jupyter's path, name and type (None: unchanged)."""
+
+    model_config = ConfigDict(frozen=True)
+    path: str | None = None
+    name: str | None = None
+    type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,24 +182,24 @@ class KernelSessions:
         return updated
 
     async def update(
-        self, workspace_id: str, session_id: str, changes: dict[str, Any],
-        kernel: dict[str, Any] | None,
+        self, workspace_id: str, session_id: str, changes: SessionChanges,
+        kernel: KernelChoice | None,
     ) -> Session:  # fmt: skip
         """Rename path/name/type; switch kernel (by id, else start one by name)."""
         session = await self.get(workspace_id, session_id)
-        if changes:
+        if changes.model_fields_set:
             session = await self._rename(session, changes)
-        if kernel and (kernel.get("id") is not None or kernel.get("name") is not None):
-            session = await self._switch(session, kernel.get("id"), kernel.get("name"))
+        if kernel is not None and (kernel.id is not None or kernel.name is not None):
+            session = await self._switch(session, kernel.id, kernel.name)
         return session
 
-    async def _rename(self, session: Session, changes: dict[str, Any]) -> Session:
-        attributes = dict(changes)
-        if "name" in attributes:
-            attributes["jupyter_name"] = attributes.pop("name")
-        if "path" in changes and changes["path"] != session.name:
-            patch = SessionUpdate(name=changes["path"])
+    async def _rename(self, session: Session, changes: SessionChanges) -> Session:
+        if changes.path is not None and changes.path != session.name:
+            patch = SessionUpdate(name=changes.path)
             await self.service.update(session.workspace_id, session.id, patch, if_version=None)
+        attributes = KernelAttributes.patch(
+            path=changes.path, jupyter_name=changes.name, type=changes.type
+        )
         return await self.service.set_attributes(session.workspace_id, session.id, attributes)
 
     async def _switch(self, session: Session, kernel_id: str | None, name: str | None) -> Session:
@@ -249,6 +268,43 @@ class KernelSessions:
         await self.find_kernel(workspace_id, kernel_id, revive=True)
         await self.driver.until_watched(kernel_id)
         return KernelBridge(self.driver, kernel_id)
+
+    async def start_kernel(self, workspace_id: str, name: str | None) -> dict[str, Any]:
+        """A new kernel of this workspace, by kernelspec name (the default: None)."""
+        state = await self.driver.start(name, owner=workspace_id)
+        return state.model()
+
+    async def kernel(self, workspace_id: str, kernel_id: str) -> dict[str, Any]:
+        await self.find_kernel(workspace_id, kernel_id)
+        return self.driver.model(kernel_id)
+
+    async def shutdown_kernel(self, workspace_id: str, kernel_id: str) -> None:
+        await self.find_kernel(workspace_id, kernel_id)
+        await self.driver.shutdown(kernel_id)
+
+    async def interrupt_kernel(self, workspace_id: str, kernel_id: str) -> None:
+        await self.find_kernel(workspace_id, kernel_id)
+        await self.driver.interrupt(kernel_id)
+
+    async def restart_kernel(self, workspace_id: str, kernel_id: str) -> dict[str, Any]:
+        await self.find_kernel(workspace_id, kernel_id)
+        state = await self.driver.restart(kernel_id)
+        return state.model()
+
+    async def kernelspecs(self) -> tuple[str, dict[str, Any]]:
+        """The default kernelspec's name, and every kernelspec by name."""
+        return self.driver.default_name(), await self.driver.specs()
+
+    async def status(self, workspace_id: str) -> dict[str, Any]:
+        """Since when this server runs, its kernels, their connections and last activity."""
+        kernels = await self.kernels(workspace_id)
+        stamps = [k["last_activity"] for k in kernels]
+        started = iso(self.driver.started)
+        return {
+            "started": started, "kernels": len(kernels),
+            "connections": sum(k["connections"] for k in kernels),
+            "last_activity": max(stamps) if stamps else started,
+        }  # fmt: skip
 
     async def kernels(self, workspace_id: str) -> list[dict[str, Any]]:
         """Kernels running here, then the kernels of sessions that start them on first use.
