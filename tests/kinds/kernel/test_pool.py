@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.api.dialects.jupyter.conftest import Jupyter, no_kernel_processes_left, running, start
 from tests.api.dialects.jupyter.test_transcript import run_cell, wait_for_executions
@@ -117,8 +120,6 @@ def test_fork_gets_a_warm_kernel_and_shutdown_stops_the_pool(
 
 
 def pool_gauge_is_zero() -> bool:
-    from prometheus_client import REGISTRY
-
     return REGISTRY.get_sample_value("sessionhub_kernel_pool_ready", {"kernelspec": "python3"}) in (
         None,
         0.0,
@@ -134,9 +135,6 @@ def test_cold_start_runs_in_the_session_directory_too(jupyter: Jupyter) -> None:
 
 
 def test_a_dead_pooled_kernel_is_skipped_and_replaced(pooled: Jupyter) -> None:
-    import os
-    import signal
-
     assert wait_pool(pooled, 1) == 1
     [dead] = pooled.kernel_pids()
     os.kill(dead, signal.SIGKILL)
