@@ -11,18 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from sessionhub.kinds.kernel.pool import POOL_OWNER
-
-if TYPE_CHECKING:
-    from sessionhub.kinds.kernel.driver import KernelDriver
+from sessionhub.kinds.kernel.state import POOL_OWNER, KernelProcesses
 
 log = logging.getLogger(__name__)
 
 
 class IdleCuller:
-    def __init__(self, driver: KernelDriver, timeout: float) -> None:
+    def __init__(self, driver: KernelProcesses, timeout: float) -> None:
         self.driver, self.timeout = driver, timeout
 
     def idle(self, now: datetime) -> list[str]:

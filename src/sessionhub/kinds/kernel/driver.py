@@ -18,101 +18,33 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
-import orjson
 import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_client.session import Session as ZmqSession
 
 from sessionhub.core.ports import Capability, Driver, Host
-from sessionhub.domain.errors import Interrupted, Invalid, NotFound, Unavailable
-from sessionhub.domain.models import Event, EventCreate, Role, Session, without_nul
+from sessionhub.domain.attributes.kernel import KernelAttributes
+from sessionhub.domain.errors import Interrupted, NotFound, Unavailable
+from sessionhub.domain.models import Event, Session
 from sessionhub.kinds.kernel.cull import IdleCuller
+from sessionhub.kinds.kernel.locks import KeyedLocks
 from sessionhub.kinds.kernel.pool import KernelPool
-
-if TYPE_CHECKING:
-    from sessionhub.core.service import SessionService
+from sessionhub.kinds.kernel.state import (
+    OUTPUT_TYPES,
+    UNFINISHED,
+    Execution,
+    KernelState,
+    UnknownKernelName,
+    transcript_event,
+)
 
 log = logging.getLogger(__name__)
-CHANNELS = ("shell", "iopub", "stdin", "control")
-OUTPUT_TYPES = frozenset({"stream", "execute_result", "display_data", "error"})
-UNFINISHED = frozenset({"timeout", "aborted"})  # execution statuses a replay skips
-
-
-class UnknownKernelName(Invalid):
-    """The kernelspec does not exist (Jupyter answers 501)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"no such kernel named {name!r}", kernel_name=name)
-        self.kernel_name = name
-
-
-@dataclass
-class Execution:
-    """An execute_request seen on its way to a kernel, and what came back on iopub."""
-
-    msg_id: str
-    code: str
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    execution_count: int | None = None
-    status: str = "ok"
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
-    record: bool = True
-    probe: bool = False  # a kernel_info_request of ours, not user code
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-@dataclass
-class KernelState:
-    id: str
-    name: str
-    execution_state: str = "starting"
-    last_activity: datetime = field(default_factory=lambda: datetime.now(UTC))
-    connections: int = 0
-    owner: str | None = None
-    watched: bool = False  # the iopub watcher has received a message: its subscription is live
-    watcher: asyncio.Task[None] | None = None
-    pending: dict[str, Execution] = field(default_factory=dict)
-    # held while a finished execution is appended: transcripts keep the kernel's order
-    # (on PostgreSQL two writes in flight at once may commit in either order)
-    recording: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    @property
-    def running_code(self) -> bool:
-        return any(not e.probe for e in self.pending.values())
-
-    def model(self) -> dict[str, Any]:
-        stamp = self.last_activity.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return {
-            "id": self.id, "name": self.name, "last_activity": stamp,
-            "execution_state": self.execution_state, "connections": self.connections,
-        }  # fmt: skip
-
-
-def iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def transcript_event(execution: Execution) -> EventCreate:
-    took = datetime.now(UTC) - execution.started
-    payload = {
-        "code": execution.code, "outputs": execution.outputs,
-        "execution_count": execution.execution_count, "status": execution.status,
-        "msg_id": execution.msg_id,
-    }  # fmt: skip
-    if b"\\u0000" in orjson.dumps(payload):
-        payload = without_nul(payload)
-    return EventCreate(
-        type="execution", role=Role.user,
-        payload=payload,
-        duration_ms=max(0, int(took.total_seconds() * 1000)),
-    )  # fmt: skip
 
 
 class KernelDriver(Driver):
@@ -126,10 +58,14 @@ class KernelDriver(Driver):
             kernel_manager_class="jupyter_client.manager.AsyncKernelManager",
         )
         self.kernels: dict[str, KernelState] = {}
-        self.service: SessionService | None = None
-        # which sessions (workspace id, session id) use each kernel, in this process
-        self.users: dict[str, set[tuple[str, str]]] = defaultdict(set)
-        self._starting: dict[str, asyncio.Lock] = {}
+        self._host: Host | None = None
+        # the sessions (by id) that use each kernel, in this process: they record its cells
+        self.users: dict[str, dict[str, Session]] = defaultdict(dict)
+        self._starting: KeyedLocks[str] = KeyedLocks()
+        # the rules' locks (sessionhub.kinds.kernel.rules): per (workspace, path) while a
+        # session is opened, per kernel while it is started again and replayed
+        self.opening: KeyedLocks[tuple[str, str]] = KeyedLocks()
+        self.reviving: KeyedLocks[str] = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         self._culler: asyncio.Task[None] | None = None
         self._held: dict[str, int] = {}  # kernels being started or replayed: never culled
@@ -139,7 +75,7 @@ class KernelDriver(Driver):
 
     # lifecycle
     async def open(self, host: Host) -> None:
-        self.service = host.service  # type: ignore[attr-defined]  # transitional
+        self._host = host
         settings = host.settings
         self.replay_on_restart = settings.kernel_replay_on_restart
         if settings.kernel_cull_idle_timeout > 0:
@@ -148,6 +84,13 @@ class KernelDriver(Driver):
         self.pool = KernelPool.from_settings(self, settings)
         if self.pool is not None:
             self.pool.start()
+
+    @property
+    def host(self) -> Host:
+        """The server's window, given at ``open``."""
+        if self._host is None:
+            raise Unavailable("the kernel driver is not open")
+        return self._host
 
     async def close(self) -> None:
         if self.pool is not None:
@@ -158,6 +101,10 @@ class KernelDriver(Driver):
                 await self._culler
         for state in list(self.kernels.values()):
             await self.shutdown(state.id)
+        # The manager's ZMQ context is ours: close it now, not whenever it is collected.
+        context: zmq.asyncio.Context = self.manager.context
+        if not context.closed:
+            context.destroy(linger=0)
 
     # kernelspecs
     def default_name(self) -> str:
@@ -197,8 +144,7 @@ class KernelDriver(Driver):
             if pooled is not None:
                 return pooled
         kernel_id = kernel_id or str(uuid.uuid4())
-        lock = self._starting.setdefault(kernel_id, asyncio.Lock())
-        async with lock:
+        async with self._starting.hold(kernel_id):
             if kernel_id in self.kernels:
                 return self.kernels[kernel_id]
             try:
@@ -211,7 +157,6 @@ class KernelDriver(Driver):
             state = KernelState(id=kernel_id, name=name, owner=owner)
             self.kernels[kernel_id] = state
             state.watcher = asyncio.create_task(self._watch(state))
-        self._starting.pop(kernel_id, None)
         return state
 
     def reserve_pooled(self, name: str | None) -> str | None:
@@ -280,7 +225,7 @@ class KernelDriver(Driver):
         if kernel_id not in self.kernels:
             return False
         try:
-            provisioner = self.manager.get_kernel(kernel_id).provisioner
+            provisioner = self.kernel_manager(kernel_id).provisioner
         except KeyError:
             return False
         process = getattr(provisioner, "process", None)
@@ -292,13 +237,17 @@ class KernelDriver(Driver):
             state.execution_state = "dead"
         return state.model()
 
+    def kernel_manager(self, kernel_id: str) -> Any:
+        """jupyter_client's manager of the kernel; KeyError when it does not run here."""
+        return self.manager.get_kernel(kernel_id)
+
     def session_for(self, kernel_id: str) -> ZmqSession:
         """A signing session of its own: each keeps a history of signatures it has seen."""
-        shared = self.manager.get_kernel(kernel_id).session
+        shared = self.kernel_manager(kernel_id).session
         return ZmqSession(key=shared.key, signature_scheme=shared.signature_scheme)
 
     def connect(self, kernel_id: str, channel: str, identity: bytes) -> zmq.asyncio.Socket:
-        manager = self.manager.get_kernel(kernel_id)
+        manager = self.kernel_manager(kernel_id)
         connect = getattr(manager, f"connect_{channel}")
         if channel == "iopub":
             socket: zmq.asyncio.Socket = connect()
@@ -355,31 +304,27 @@ class KernelDriver(Driver):
             await self.record(state.id, execution)
 
     async def record(
-        self, kernel_id: str, execution: Execution, *, skip: tuple[str, str] | None = None
+        self, kernel_id: str, execution: Execution, *, skip: Session | None = None
     ) -> None:
         """Append the finished execution to every session using the kernel (but ``skip``)."""
-        assert self.service is not None
         event = transcript_event(execution)
-        for workspace_id, session_id in list(self.users.get(kernel_id, ())):
-            if (workspace_id, session_id) == skip:
+        for session in list(self.users.get(kernel_id, {}).values()):
+            if skip is not None and session.id == skip.id:
                 continue
             try:
-                await self.service.append(workspace_id, session_id, [event])
+                await self.host.append(session, [event])
             except NotFound:
-                self.users[kernel_id].discard((workspace_id, session_id))
+                self.users[kernel_id].pop(session.id, None)
             except Exception:
                 log.exception("kernel %s: could not record %s", kernel_id, execution.msg_id)
 
-    async def record_for(
-        self, workspace_id: str, session_id: str, kernel_id: str, execution: Execution
-    ) -> Event:
+    async def record_for(self, session: Session, kernel_id: str, execution: Execution) -> Event:
         """Record for this session first (its event is the answer), then for the others."""
-        assert self.service is not None
         event = transcript_event(execution)
         state = self.kernels.get(kernel_id)
         async with state.recording if state is not None else contextlib.nullcontext():
-            [recorded] = await self.service.append(workspace_id, session_id, [event])
-            await self.record(kernel_id, execution, skip=(workspace_id, session_id))
+            [recorded] = await self.host.append(session, [event])
+            await self.record(kernel_id, execution, skip=session)
         return recorded
 
     def track(
@@ -449,7 +394,7 @@ class KernelDriver(Driver):
 
     async def wait_ready(self, kernel_id: str, *, timeout: float = 30.0) -> None:
         """Until the kernel answers a kernel_info_request."""
-        client: Any = self.manager.get_kernel(kernel_id).client()
+        client: Any = self.kernel_manager(kernel_id).client()
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=timeout)
@@ -493,13 +438,13 @@ class KernelDriver(Driver):
 
     # sessions using kernels
     def bind(self, session: Session) -> None:
-        kernel_id = session.attributes.get("kernel_id")
+        kernel_id = KernelAttributes.of(session).kernel_id
         if kernel_id:
-            self.users[str(kernel_id)].add((session.workspace_id, session.id))
+            self.users[kernel_id][session.id] = session
 
     def unbind(self, session: Session) -> None:
         for users in self.users.values():
-            users.discard((session.workspace_id, session.id))
+            users.pop(session.id, None)
 
     async def release(self, kernel_id: str) -> None:
         """Shut the kernel down unless a session still uses it."""
@@ -509,33 +454,30 @@ class KernelDriver(Driver):
 
     async def on_delete(self, session: Session) -> None:
         self.unbind(session)
-        kernel_id = session.attributes.get("kernel_id")
+        kernel_id = KernelAttributes.of(session).kernel_id
         if kernel_id:
-            await self.release(str(kernel_id))
+            await self.release(kernel_id)
 
     # fork and rewind: replay the kept cells in a kernel
     async def on_fork(self, source: Session, fork: Session) -> None:
-        assert self.service is not None
-        directory = self.service.files.directory(fork.workspace_id, fork.id)
-        name = source.attributes.get("kernel_name")
-        state = await self.start(name, owner=fork.workspace_id, cwd=directory)
-        updated = await self.service.set_attributes(
-            fork.workspace_id, fork.id, {"kernel_id": state.id, "kernel_name": state.name}
+        name = KernelAttributes.of(source).kernel_name
+        state = await self.start(name, owner=fork.workspace_id, cwd=self.host.directory(fork))
+        updated = await self.host.set_attributes(
+            fork, KernelAttributes.bound_to(state.id, state.name)
         )
         self.bind(updated)
         await self.replay(updated, state.id)
 
     async def on_rewind(self, session: Session) -> None:
-        kernel_id = str(session.attributes.get("kernel_id", ""))
+        attributes = KernelAttributes.of(session)
+        kernel_id = attributes.kernel_id
         if not kernel_id:
             return
         if kernel_id in self.kernels:
             await self.restart(kernel_id)
         else:
-            assert self.service is not None
-            name = session.attributes.get("kernel_name")
-            directory = self.service.files.directory(session.workspace_id, session.id)
-            await self.ensure(kernel_id, name, session.workspace_id, directory)
+            directory = self.host.directory(session)
+            await self.ensure(kernel_id, attributes.kernel_name, session.workspace_id, directory)
         self.bind(session)
         await self.replay(session, kernel_id)
 
@@ -545,13 +487,10 @@ class KernelDriver(Driver):
         Cells that never finished (timed out, aborted) are left out: they would hold the
         kernel as long again.
         """
-        assert self.service is not None
         await self.wait_ready(kernel_id)
         after = 0
         while True:
-            page = await self.service.events(
-                session.workspace_id, session.id, after=after, limit=500
-            )
+            page = await self.host.events(session, after=after, limit=500)
             for event in page.items:
                 after = event.seq
                 if event.type == "execution" and event.payload.get("status") in UNFINISHED:

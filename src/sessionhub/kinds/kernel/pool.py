@@ -21,20 +21,17 @@ import logging
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import zmq.asyncio
 from jupyter_client.session import Session as ZmqSession
 from prometheus_client import Gauge
 
+from sessionhub.config import Settings
 from sessionhub.domain.errors import Invalid
-
-if TYPE_CHECKING:
-    from sessionhub.config import Settings
-    from sessionhub.kinds.kernel.driver import KernelDriver, KernelState
+from sessionhub.kinds.kernel.state import POOL_OWNER, KernelProcesses, KernelState
 
 log = logging.getLogger(__name__)
-POOL_OWNER = "\x00kernel-pool"
 READY = Gauge("sessionhub_kernel_pool_ready", "Warm kernels ready to hand out", ["kernelspec"])
 
 # Run silently in a pooled kernel before hand-out: what a kernel started in ``cwd`` sees.
@@ -57,7 +54,7 @@ class KernelPool:
     move_timeout = 15.0
 
     def __init__(
-        self, driver: KernelDriver, *, size: int, names: list[str], directory: Path
+        self, driver: KernelProcesses, *, size: int, names: list[str], directory: Path
     ) -> None:
         self.driver, self.size, self.directory = driver, size, directory
         self.ready: dict[str, deque[str]] = {name: deque() for name in names}
@@ -67,7 +64,7 @@ class KernelPool:
         self._discarding: set[asyncio.Task[None]] = set()
 
     @classmethod
-    def from_settings(cls, driver: KernelDriver, settings: Settings) -> KernelPool | None:
+    def from_settings(cls, driver: KernelProcesses, settings: Settings) -> KernelPool | None:
         """The pool the settings ask for, or None when ``kernel_pool_size`` is 0."""
         if settings.kernel_pool_size <= 0:
             return None
@@ -212,7 +209,7 @@ class KernelPool:
     async def _alive(self, kernel_id: str) -> bool:
         if not self.driver.running(kernel_id):
             return False
-        manager: Any = self.driver.manager.get_kernel(kernel_id)
+        manager: Any = self.driver.kernel_manager(kernel_id)
         return bool(await manager.is_alive())
 
     async def _move(self, kernel_id: str, cwd: Path) -> None:
@@ -232,7 +229,7 @@ class KernelPool:
             socket.close(linger=0)
         if reply.get("status") != "ok":
             raise RuntimeError(f"chdir failed: {reply.get('evalue', reply.get('status'))}")
-        manager: Any = self.driver.manager.get_kernel(kernel_id)
+        manager: Any = self.driver.kernel_manager(kernel_id)
         # jupyter_client restarts a kernel with the arguments it was started with.
         manager._launch_args["cwd"] = str(cwd)
 

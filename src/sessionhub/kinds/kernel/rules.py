@@ -18,11 +18,14 @@ import asyncio
 import logging
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from sessionhub.core.service import SessionService
+from sessionhub.domain.attributes.kernel import KernelAttributes
 from sessionhub.domain.errors import (
     Interrupted,
     Invalid,
@@ -32,7 +35,9 @@ from sessionhub.domain.errors import (
     Unsupported,
 )
 from sessionhub.domain.models import Event, Session, SessionCreate, SessionQuery, SessionUpdate
-from sessionhub.kinds.kernel.driver import Execution, KernelDriver
+from sessionhub.kinds.kernel.bridge import KernelBridge
+from sessionhub.kinds.kernel.driver import KernelDriver
+from sessionhub.kinds.kernel.state import Execution, iso
 
 KIND = "kernel"
 # a client-chosen id for a new kernel: it names the kernel's connection file
@@ -41,23 +46,42 @@ INTERRUPT_GRACE = 10.0  # seconds an interrupted execution gets to stop
 log = logging.getLogger(__name__)
 
 
-@dataclass
+class KernelChoice(BaseModel):
+    """A client's ``kernel: {id?, name?}``: a running kernel by id, or a new one by name."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str | None = None
+    name: str | None = None
+
+
+class SessionChanges(BaseModel):
+    """A rename: Jupyter's path, name and type (None: unchanged)."""
+
+    model_config = ConfigDict(frozen=True)
+    path: str | None = None
+    name: str | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True)
 class KernelSessions:
+    """The kernel rules of one server: its service and its kernel driver.
+
+    It holds no state of its own (the locks and the kernels live in the driver, made
+    once per server), so ``of`` makes one per request and two servers in one process
+    share nothing.
+    """
+
     service: SessionService
     driver: KernelDriver
-    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
-    _reviving: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @classmethod
     def of(cls, service: SessionService) -> KernelSessions:
-        """The one instance for this server's kernel driver."""
+        """The kernel rules of the server that ``service`` belongs to."""
         driver = service.drivers.get(KIND)
         if not isinstance(driver, KernelDriver):
             raise Invalid("the kernel driver is not installed")
-        found = _INSTANCES.get(id(driver))
-        if found is None or found.driver is not driver:
-            found = _INSTANCES[id(driver)] = cls(service, driver)
-        return found
+        return cls(service, driver)
 
     # reading
     async def get(self, workspace_id: str, session_id: str) -> Session:
@@ -83,13 +107,14 @@ class KernelSessions:
         return found
 
     def kernel_model(self, session: Session) -> dict[str, Any]:
-        kernel_id = str(session.attributes.get("kernel_id", ""))
+        attributes = KernelAttributes.of(session)
+        kernel_id = attributes.kernel_id
         if self.driver.running(kernel_id):
             return self.driver.model(kernel_id)
         # Not running in this process (the server restarted): it starts on first use.
         stamp = session.updated_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return {
-            "id": kernel_id, "name": session.attributes.get("kernel_name", ""),
+            "id": kernel_id, "name": attributes.kernel_name or "",
             "last_activity": stamp, "execution_state": "starting", "connections": 0,
         }  # fmt: skip
 
@@ -99,8 +124,7 @@ class KernelSessions:
         kernel_name: str | None, kernel_id: str | None,
     ) -> Session:  # fmt: skip
         """The session at ``path``, created with its kernel when there is none."""
-        lock = self._locks.setdefault((workspace_id, path), asyncio.Lock())
-        async with lock:
+        async with self.driver.opening.hold((workspace_id, path)):
             attach = kernel_id is not None and self.driver.running(kernel_id)
             if attach and not self.driver.owned_by(str(kernel_id), workspace_id):
                 raise Invalid(f"No such kernel: {kernel_id}")
@@ -115,14 +139,16 @@ class KernelSessions:
                 kernel_name = await self.driver.check_name(kernel_name)
             pooled = None if attach or kernel_id else self.driver.reserve_pooled(kernel_name)
             kernel_id = kernel_id or pooled or str(uuid.uuid4())
-            spec = SessionCreate(
-                kind=KIND, name=path, title=name or None,
-                attributes={"path": path, "type": type, "jupyter_name": name,
-                            "kernel_id": kernel_id, "kernel_name": kernel_name},
+            attributes = KernelAttributes(
+                path=path, type=type, jupyter_name=name, kernel_id=kernel_id,
+                kernel_name=kernel_name,
             )  # fmt: skip
+            spec = SessionCreate(
+                kind=KIND, name=path, title=name or None, attributes=attributes.stored()
+            )
             created = await self.service.create(workspace_id, spec, if_exists="return")
             session = created.session
-            if created.replayed and session.attributes.get("kernel_id"):
+            if created.replayed and KernelAttributes.of(session).kernel_id:
                 if pooled is not None:
                     self.driver.give_back_pooled(kernel_name, pooled)
                 self.driver.bind(session)
@@ -149,35 +175,35 @@ class KernelSessions:
         if state is None:
             state = await self.driver.start(name, kernel_id, owner=owner, cwd=directory)
         updated = await self.service.set_attributes(
-            session.workspace_id, session.id, {"kernel_id": state.id, "kernel_name": state.name}
+            session.workspace_id, session.id, KernelAttributes.bound_to(state.id, state.name)
         )
         self.driver.unbind(session)
         self.driver.bind(updated)
         return updated
 
     async def update(
-        self, workspace_id: str, session_id: str, changes: dict[str, Any],
-        kernel: dict[str, Any] | None,
+        self, workspace_id: str, session_id: str, changes: SessionChanges,
+        kernel: KernelChoice | None,
     ) -> Session:  # fmt: skip
         """Rename path/name/type; switch kernel (by id, else start one by name)."""
         session = await self.get(workspace_id, session_id)
-        if changes:
+        if changes.model_fields_set:
             session = await self._rename(session, changes)
-        if kernel and (kernel.get("id") is not None or kernel.get("name") is not None):
-            session = await self._switch(session, kernel.get("id"), kernel.get("name"))
+        if kernel is not None and (kernel.id is not None or kernel.name is not None):
+            session = await self._switch(session, kernel.id, kernel.name)
         return session
 
-    async def _rename(self, session: Session, changes: dict[str, Any]) -> Session:
-        attributes = dict(changes)
-        if "name" in attributes:
-            attributes["jupyter_name"] = attributes.pop("name")
-        if "path" in changes and changes["path"] != session.name:
-            patch = SessionUpdate(name=changes["path"])
+    async def _rename(self, session: Session, changes: SessionChanges) -> Session:
+        if changes.path is not None and changes.path != session.name:
+            patch = SessionUpdate(name=changes.path)
             await self.service.update(session.workspace_id, session.id, patch, if_version=None)
+        attributes = KernelAttributes.patch(
+            path=changes.path, jupyter_name=changes.name, type=changes.type
+        )
         return await self.service.set_attributes(session.workspace_id, session.id, attributes)
 
     async def _switch(self, session: Session, kernel_id: str | None, name: str | None) -> Session:
-        old = str(session.attributes.get("kernel_id", ""))
+        old = KernelAttributes.of(session).kernel_id
         if kernel_id is not None:
             try:
                 await self.find_kernel(session.workspace_id, kernel_id)
@@ -186,7 +212,7 @@ class KernelSessions:
             updated = await self._attach(session, None, kernel_id)
         else:
             updated = await self._attach(session, await self.driver.check_name(name), None)
-        if old and old != updated.attributes.get("kernel_id"):
+        if old and old != KernelAttributes.of(updated).kernel_id:
             await self.driver.release(old)
         return updated
 
@@ -197,22 +223,19 @@ class KernelSessions:
     # kernels on demand
     async def ensure_kernel(self, session: Session) -> str:
         """The session's kernel id, its kernel (re)started when this process does not run it."""
-        kernel_id = str(session.attributes.get("kernel_id", ""))
-        name = session.attributes.get("kernel_name")
+        attributes = KernelAttributes.of(session)
+        kernel_id, name = attributes.kernel_id, attributes.kernel_name
         if not kernel_id:
             session = await self._attach(session, await self.driver.check_name(name), None)
-            return str(session.attributes["kernel_id"])
+            return KernelAttributes.of(session).kernel_id
         directory = self.service.files.directory(session.workspace_id, session.id)
         self.driver.bind(session)
-        lock = self._reviving.setdefault(kernel_id, asyncio.Lock())
-        async with lock:
+        async with self.driver.reviving.hold(kernel_id):
             revive = not self.driver.alive(kernel_id)
             with self.driver.hold(kernel_id):
                 await self.driver.ensure(kernel_id, name, session.workspace_id, directory)
                 if revive and self.driver.replay_on_restart:
                     await self._replay(session, kernel_id)
-        if not lock.locked():
-            self._reviving.pop(kernel_id, None)
         return kernel_id
 
     async def _replay(self, session: Session, kernel_id: str) -> None:
@@ -232,12 +255,56 @@ class KernelSessions:
             if not revive or self.driver.alive(kernel_id):
                 return kernel_id
         for session in await self.all(workspace_id):
-            if session.attributes.get("kernel_id") == kernel_id:
+            if KernelAttributes.of(session).kernel_id == kernel_id:
                 return await self.ensure_kernel(session)
         if self.driver.running(kernel_id):  # a dead kernel no session uses
             await self.driver.restart(kernel_id)
             return kernel_id
         raise NotFound(f"Kernel does not exist: {kernel_id}")
+
+    async def bridge(self, workspace_id: str, kernel_id: str) -> KernelBridge:
+        """A client's connection to a kernel this workspace may use (started again if it
+        died or is not running here), once our watcher hears it: NotFound, Unavailable."""
+        await self.find_kernel(workspace_id, kernel_id, revive=True)
+        await self.driver.until_watched(kernel_id)
+        return KernelBridge(self.driver, kernel_id)
+
+    async def start_kernel(self, workspace_id: str, name: str | None) -> dict[str, Any]:
+        """A new kernel of this workspace, by kernelspec name (the default: None)."""
+        state = await self.driver.start(name, owner=workspace_id)
+        return state.model()
+
+    async def kernel(self, workspace_id: str, kernel_id: str) -> dict[str, Any]:
+        await self.find_kernel(workspace_id, kernel_id)
+        return self.driver.model(kernel_id)
+
+    async def shutdown_kernel(self, workspace_id: str, kernel_id: str) -> None:
+        await self.find_kernel(workspace_id, kernel_id)
+        await self.driver.shutdown(kernel_id)
+
+    async def interrupt_kernel(self, workspace_id: str, kernel_id: str) -> None:
+        await self.find_kernel(workspace_id, kernel_id)
+        await self.driver.interrupt(kernel_id)
+
+    async def restart_kernel(self, workspace_id: str, kernel_id: str) -> dict[str, Any]:
+        await self.find_kernel(workspace_id, kernel_id)
+        state = await self.driver.restart(kernel_id)
+        return state.model()
+
+    async def kernelspecs(self) -> tuple[str, dict[str, Any]]:
+        """The default kernelspec's name, and every kernelspec by name."""
+        return self.driver.default_name(), await self.driver.specs()
+
+    async def status(self, workspace_id: str) -> dict[str, Any]:
+        """Since when this server runs, its kernels, their connections and last activity."""
+        kernels = await self.kernels(workspace_id)
+        stamps = [k["last_activity"] for k in kernels]
+        started = iso(self.driver.started)
+        return {
+            "started": started, "kernels": len(kernels),
+            "connections": sum(k["connections"] for k in kernels),
+            "last_activity": max(stamps) if stamps else started,
+        }  # fmt: skip
 
     async def kernels(self, workspace_id: str) -> list[dict[str, Any]]:
         """Kernels running here, then the kernels of sessions that start them on first use.
@@ -252,7 +319,7 @@ class KernelSessions:
         ]
         seen = {model["id"] for model in models}
         for session in await self.all(workspace_id):
-            kernel_id = session.attributes.get("kernel_id")
+            kernel_id = KernelAttributes.of(session).kernel_id
             if kernel_id and kernel_id not in seen and not self.driver.running(kernel_id):
                 seen.add(kernel_id)
                 models.append(self.kernel_model(session))
@@ -282,7 +349,7 @@ class KernelSessions:
         except asyncio.CancelledError:
             execution.record = True  # the caller left; the cell is recorded when it ends
             raise
-        return await self.driver.record_for(workspace_id, session.id, kernel_id, execution)
+        return await self.driver.record_for(session, kernel_id, execution)
 
     async def _stop(self, kernel_id: str, execution: Execution, timeout: float) -> None:
         """Interrupt an execution past its timeout; it is recorded once it does stop."""
@@ -296,6 +363,3 @@ class KernelSessions:
                 "interrupted; it is recorded when it finishes"
             ) from None
         execution.status = "timeout"
-
-
-_INSTANCES: dict[int, KernelSessions] = {}

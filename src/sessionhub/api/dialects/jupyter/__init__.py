@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from sessionhub.api.dialects import Dialect
+from sessionhub.api.dialects.jupyter.app import build
 
 
 class JupyterDialect(Dialect):
@@ -12,6 +13,4 @@ class JupyterDialect(Dialect):
     prefix = "/jupyter"
 
     def create_app(self) -> FastAPI:
-        from sessionhub.api.dialects.jupyter.app import build
-
         return build()

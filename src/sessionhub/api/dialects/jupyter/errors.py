@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from sessionhub.api.problems import install_handlers
 from sessionhub.domain import errors
-from sessionhub.kinds.kernel.driver import UnknownKernelName
+from sessionhub.kinds.kernel.state import UnknownKernelName
 
 log = logging.getLogger(__name__)
 

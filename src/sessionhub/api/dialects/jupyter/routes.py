@@ -11,7 +11,6 @@ from sessionhub.api.deps import authenticate
 from sessionhub.api.dialects.jupyter import wire
 from sessionhub.core.hub import Hub
 from sessionhub.domain.errors import NotFound
-from sessionhub.kinds.kernel.driver import iso
 from sessionhub.kinds.kernel.rules import KernelSessions
 
 router = APIRouter()
@@ -52,7 +51,7 @@ async def create_session(request: Request, response: Response, c: CallerDep) -> 
     kernel = wire.kernel_request(body)
     session = await c.sessions.open(
         c.workspace_id, path=path, type=kind, name=name or "",
-        kernel_name=kernel["name"], kernel_id=kernel["id"],
+        kernel_name=kernel.name, kernel_id=kernel.id,
     )  # fmt: skip
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/api/sessions/{session.id}"
     return wire.session_model(c.sessions, session)
@@ -72,11 +71,7 @@ async def update_session(session_id: str, request: Request, c: CallerDep) -> dic
     body = await wire.json_object(request)
     if isinstance(body.get("notebook"), dict) and "path" in body["notebook"]:
         body = {**body, "path": body["notebook"]["path"], "type": "notebook"}
-    changes: dict[str, Any] = {
-        key: wire.text(body, key) for key in ("path", "name", "type") if key in body
-    }
-    if "path" in changes:
-        wire.checked_path(str(changes["path"]))
+    changes = wire.changes(body)
     kernel = wire.kernel_request(body) if "kernel" in body else None
     try:
         session = await c.sessions.update(c.workspace_id, session_id, changes, kernel)
@@ -105,51 +100,46 @@ async def start_kernel(request: Request, response: Response, c: CallerDep) -> di
     raw = await request.body()
     body = await wire.json_object(request) if raw.strip() else {}
     name = wire.text(body, "name") if body.get("name") is not None else None
-    state = await c.sessions.driver.start(name or None, owner=c.workspace_id)
-    response.headers["Location"] = f"{request.scope.get('root_path', '')}/api/kernels/{state.id}"
-    return state.model()
+    model = await c.sessions.start_kernel(c.workspace_id, name or None)
+    response.headers["Location"] = f"{request.scope.get('root_path', '')}/api/kernels/{model['id']}"
+    return model
 
 
 @router.get("/api/kernels/{kernel_id}")
 async def get_kernel(kernel_id: str, c: CallerDep) -> Response:
-    await c.sessions.find_kernel(c.workspace_id, kernel_id)
-    return wire.answer(c.sessions.driver.model(kernel_id))
+    return wire.answer(await c.sessions.kernel(c.workspace_id, kernel_id))
 
 
 @router.delete("/api/kernels/{kernel_id}", status_code=204)
 async def delete_kernel(kernel_id: str, c: CallerDep) -> Response:
-    await c.sessions.find_kernel(c.workspace_id, kernel_id)
-    await c.sessions.driver.shutdown(kernel_id)
+    await c.sessions.shutdown_kernel(c.workspace_id, kernel_id)
     return Response(status_code=204)
 
 
 @router.post("/api/kernels/{kernel_id}/interrupt", status_code=204)
 async def interrupt_kernel(kernel_id: str, c: CallerDep) -> Response:
-    await c.sessions.find_kernel(c.workspace_id, kernel_id)
-    await c.sessions.driver.interrupt(kernel_id)
+    await c.sessions.interrupt_kernel(c.workspace_id, kernel_id)
     return Response(status_code=204)
 
 
 @router.post("/api/kernels/{kernel_id}/restart")
 async def restart_kernel(kernel_id: str, c: CallerDep) -> dict[str, Any]:
-    await c.sessions.find_kernel(c.workspace_id, kernel_id)
-    state = await c.sessions.driver.restart(kernel_id)
-    return state.model()
+    return await c.sessions.restart_kernel(c.workspace_id, kernel_id)
 
 
 # kernelspecs
 @router.get("/api/kernelspecs")
 async def kernelspecs(c: CallerDep) -> dict[str, Any]:
-    specs = await c.sessions.driver.specs()
+    default, specs = await c.sessions.kernelspecs()
     return {
-        "default": c.sessions.driver.default_name(),
+        "default": default,
         "kernelspecs": {name: spec_model(name, found) for name, found in specs.items()},
     }
 
 
 @router.get("/api/kernelspecs/{name}")
 async def kernelspec(name: str, c: CallerDep) -> dict[str, Any]:
-    specs = await c.sessions.driver.specs()
+    _, specs = await c.sessions.kernelspecs()
     if name not in specs:
         raise NotFound(f"Kernel spec {name} not found")
     return spec_model(name, specs[name])
@@ -161,10 +151,4 @@ def spec_model(name: str, found: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/api/status")
 async def status(c: CallerDep) -> dict[str, Any]:
-    kernels = await c.sessions.kernels(c.workspace_id)
-    stamps = [k["last_activity"] for k in kernels]
-    return {
-        "started": iso(c.sessions.driver.started), "kernels": len(kernels),
-        "connections": sum(k["connections"] for k in kernels),
-        "last_activity": max(stamps) if stamps else iso(c.sessions.driver.started),
-    }  # fmt: skip
+    return await c.sessions.status(c.workspace_id)

@@ -9,8 +9,9 @@ from fastapi import Request
 from starlette.responses import Response
 
 from sessionhub.api.dialects.jupyter.errors import BadRequest
+from sessionhub.domain.attributes.kernel import KernelAttributes
 from sessionhub.domain.models import Session
-from sessionhub.kinds.kernel.rules import KernelSessions
+from sessionhub.kinds.kernel.rules import KernelChoice, KernelSessions, SessionChanges
 
 MAX_PATH = 200  # the path is the session's name
 MAX_TEXT = 1000  # name (the session's title), type, kernel name and id
@@ -57,8 +58,8 @@ def checked_path(path: str) -> str:
     return storable("path", path, MAX_PATH)
 
 
-def kernel_request(body: dict[str, Any]) -> dict[str, str | None]:
-    """``kernel: {name?, id?}``; absent is ``{}``."""
+def kernel_request(body: dict[str, Any]) -> KernelChoice:
+    """``kernel: {name?, id?}``; absent is neither."""
     kernel = body.get("kernel", {})
     if not isinstance(kernel, dict):
         raise BadRequest("Field 'kernel' must be an object")
@@ -68,7 +69,15 @@ def kernel_request(body: dict[str, Any]) -> dict[str, str | None]:
         if value is not None and not isinstance(value, str):
             raise BadRequest(f"Field 'kernel.{key}' must be a string")
         found[key] = storable(f"kernel.{key}", value) if value else None
-    return found
+    return KernelChoice(**found)
+
+
+def changes(body: dict[str, Any]) -> SessionChanges:
+    """A PATCH's path, name and type (those it names)."""
+    given = {key: text(body, key) for key in ("path", "name", "type") if key in body}
+    if "path" in given:
+        checked_path(str(given["path"]))
+    return SessionChanges(**given)
 
 
 def legacy_notebook(body: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +105,7 @@ def session_models(sessions: KernelSessions, found: list[Session]) -> list[dict[
     running: dict[str, dict[str, Any]] = {}
     models = []
     for session in found:
-        kernel_id = str(session.attributes.get("kernel_id", ""))
+        kernel_id = KernelAttributes.of(session).kernel_id
         kernel = running.get(kernel_id)
         if kernel is None:
             kernel = sessions.kernel_model(session)
@@ -109,10 +118,9 @@ def session_models(sessions: KernelSessions, found: list[Session]) -> list[dict[
 def session_model(
     sessions: KernelSessions, session: Session, kernel: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    attributes = session.attributes
-    path = str(attributes.get("path", session.name or ""))
-    name = str(attributes.get("jupyter_name") or "")
-    kind = str(attributes.get("type", ""))
+    attributes = KernelAttributes.of(session)
+    path = attributes.path or session.name or ""
+    name, kind = attributes.jupyter_name, attributes.type
     model: dict[str, Any] = {
         "id": session.id, "path": path, "name": name, "type": kind,
         "kernel": kernel if kernel is not None else sessions.kernel_model(session),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.api.dialects.jupyter.conftest import Jupyter, no_kernel_processes_left, running, start
 from tests.api.dialects.jupyter.test_transcript import run_cell, wait_for_executions
@@ -22,8 +25,12 @@ def pooled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Jupyt
         yield hub
 
 
+def hub(j: Jupyter) -> Any:
+    return j.server.server.config.app.state.hub
+
+
 def driver(j: Jupyter) -> Any:
-    return j.server.server.config.app.state.hub.service.drivers.get("kernel")
+    return hub(j).service.drivers.get("kernel")
 
 
 def pool_ready(j: Jupyter) -> int:
@@ -46,7 +53,7 @@ def pid_of(j: Jupyter, kernel_id: str) -> int:
 
 def session_dir(j: Jupyter, session_id: str) -> str:
     native = j.http.get(f"{j.server.url}/v1/sessions/{session_id}").json()
-    return str(driver(j).service.files.directory(native["workspace_id"], session_id).absolute())
+    return str(hub(j).service.files.directory(native["workspace_id"], session_id).absolute())
 
 
 def test_a_new_session_takes_a_warm_kernel_in_its_own_directory(pooled: Jupyter) -> None:
@@ -113,8 +120,6 @@ def test_fork_gets_a_warm_kernel_and_shutdown_stops_the_pool(
 
 
 def pool_gauge_is_zero() -> bool:
-    from prometheus_client import REGISTRY
-
     return REGISTRY.get_sample_value("sessionhub_kernel_pool_ready", {"kernelspec": "python3"}) in (
         None,
         0.0,
@@ -130,9 +135,6 @@ def test_cold_start_runs_in_the_session_directory_too(jupyter: Jupyter) -> None:
 
 
 def test_a_dead_pooled_kernel_is_skipped_and_replaced(pooled: Jupyter) -> None:
-    import os
-    import signal
-
     assert wait_pool(pooled, 1) == 1
     [dead] = pooled.kernel_pids()
     os.kill(dead, signal.SIGKILL)
