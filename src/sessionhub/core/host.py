@@ -52,8 +52,3 @@ class ServiceHost(Host):
 
     async def running_sessions(self, kind: str) -> list[Session]:
         return await self._service.running_sessions(kind)
-
-    @property
-    def service(self) -> SessionService:
-        """Transitional: removed once every built-in kind uses the methods above."""
-        return self._service
