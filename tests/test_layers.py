@@ -96,3 +96,28 @@ def test_only_the_core_holds_the_store(attribute: str) -> None:
         if isinstance(node, ast.Attribute) and node.attr == attribute
     ]
     assert reached == []
+
+
+def string_keyed_attribute_read(node: ast.AST) -> bool:
+    """``x.attributes["key"]`` or ``x.attributes.get("key")``."""
+    if isinstance(node, ast.Subscript):
+        target, key = node.value, node.slice
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+        if node.func.attr != "get":
+            return False
+        target, key = node.func.value, node.args[0]
+    else:
+        return False
+    is_attributes = isinstance(target, ast.Attribute) and target.attr == "attributes"
+    return is_attributes and isinstance(key, ast.Constant) and isinstance(key.value, str)
+
+
+def test_session_attributes_are_read_through_the_kinds_typed_models() -> None:
+    """Each kind reads its attributes through ``domain/attributes/<kind>.py``."""
+    reads = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path, tree in python_files(outside=("testing", "domain"))
+        for node in ast.walk(tree)
+        if string_keyed_attribute_read(node) and "migrations" not in path.parts
+    ]
+    assert reads == []
