@@ -96,12 +96,7 @@ class EventBus:
         for flag in self._waiters.get(session_id, ()):
             flag.set()
 
-    def watch(self, session_id: str) -> asyncio.Event:
-        flag = asyncio.Event()
-        self._waiters[session_id].add(flag)
-        return flag
-
-    def unwatch(self, session_id: str, flag: asyncio.Event) -> None:
+    def _unwatch(self, session_id: str, flag: asyncio.Event) -> None:
         waiters = self._waiters.get(session_id)
         if waiters is not None:
             waiters.discard(flag)
@@ -117,7 +112,7 @@ class EventBus:
         return listener
 
     def unlisten(self, session_id: str, listener: Listener) -> None:
-        self.unwatch(session_id, listener.flag)
+        self._unwatch(session_id, listener.flag)
         listeners = self._listeners.get(session_id)
         if listeners is not None:
             listeners.discard(listener)
@@ -125,7 +120,7 @@ class EventBus:
                 del self._listeners[session_id]
 
     def watching(self, session_id: str) -> int:
-        """How many waiters and listeners the session has in this process."""
+        """How many listeners the session has in this process (live or not)."""
         return len(self._waiters.get(session_id, ()))
 
     def publish(self, session_id: str, message: Any) -> None:

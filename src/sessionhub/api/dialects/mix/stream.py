@@ -119,14 +119,18 @@ class Merge:
 
 
 async def frames(caller: Caller, session_id: str, after: int) -> AsyncIterator[ServerSentEvent]:
-    """``connected``, then the stored events after ``after`` merged with live replies."""
+    """``connected`` once subscribed, then stored events after ``after`` merged with
+    live replies, and a heartbeat whenever the session stays quiet for a while."""
     merge = Merge(after)
     followed = caller.service.follow(
         caller.workspace_id, session_id, after=after, live=True,
         idle=caller.hub.settings.heartbeat_interval,
     )  # fmt: skip
-    yield frame(after, "connected", {"sessionId": session_id})
     async with aclosing(followed):
+        first = await anext(followed)  # the follower has subscribed: nothing live is missed
+        yield frame(after, "connected", {"sessionId": session_id})
+        for sse in merge.take(first):
+            yield sse
         async for item in followed:
             for sse in merge.take(item):
                 yield sse
