@@ -1,4 +1,5 @@
-"""The lean Starlette routes answer exactly as the FastAPI routes of the same paths."""
+"""Hot operations: the lean path answers exactly as the FastAPI router does, is
+used only when ``hot_routes`` is on, and the OpenAPI document still lists them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from sessionhub.api.app import create_app
+from sessionhub.api.native.hot import HotFront
 from sessionhub.config import Settings
 
 pytestmark = pytest.mark.anyio
@@ -20,16 +22,20 @@ VOLATILE = {"id", "session_id", "created_at", "updated_at", "workspace_id", "req
 @asynccontextmanager
 async def variant(settings: Settings, hot: bool) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings.model_copy(update={"hot_routes": hot, "no_auth": False}))
-    async with app.router.lifespan_context(app):
-        store = app.state.hub.service.store
-        ws = await store.get_workspace(name="default")
-        key = (await store.create_key(workspace_id=ws.id, name="t", admin=False)).secret
-        transport = httpx.ASGITransport(app=app)
-        headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://t", headers=headers
-        ) as http:
-            yield http
+    async with app.router.lifespan_context(app), serving(app) as http:
+        yield http
+    assert isinstance(app.middleware_stack, HotFront) is hot
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with a fresh (non-admin) API key of the default workspace."""
+    hub = app.state.hub
+    key = (await hub.keys.create(hub.default_workspace_id, "t", admin=False)).secret
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as http:
+        yield http
 
 
 def stable(body: Any) -> Any:
@@ -75,3 +81,23 @@ async def test_hot_and_fastapi_routes_agree(settings: Settings, tmp_path: Any) -
         plain = await exchange(http)
     assert [a[0] for a in hot] == [201, 409, 422, 422, 404, 200, 404, 401]
     assert hot == plain
+
+
+def test_openapi_lists_the_hot_operations_with_their_bodies(settings: Settings) -> None:
+    document = create_app(settings).openapi()
+    append = document["paths"]["/v1/sessions/{session_id}/events"]["post"]
+    get = document["paths"]["/v1/sessions/{session_id}"]["get"]
+    assert (append["operationId"], get["operationId"]) == ("append_event", "get_session")
+    body = append["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/EventAppend"}
+    assert set(document["components"]["schemas"]["EventAppend"]["properties"]) >= {
+        "type", "role", "payload", "expected_seq",
+    }  # fmt: skip
+    for operation in (append, get):
+        assert [p["name"] for p in operation["parameters"]] == ["session_id"]
+    assert append["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Event"
+    }
+    assert get["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Session"
+    }

@@ -65,6 +65,20 @@ def test_since_parameter_and_unknown_session(live_server: LiveServer) -> None:
     assert bad.status_code == 400
 
 
+def test_a_closed_stream_stops_following(live_server: LiveServer) -> None:
+    url = live_server.url
+    bus = live_server.server.config.app.state.hub.bus
+    sid = httpx.post(f"{url}/v1/sessions", json={}).json()["id"]
+    append(url, sid, 1)
+    with httpx.stream("GET", f"{url}/v1/sessions/{sid}/stream", timeout=20) as r:
+        assert [f["id"] for f in read_frames(r, 1)] == ["1"]
+        assert bus.watching(sid) == 1
+    deadline = time.monotonic() + 10
+    while bus.watching(sid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bus.watching(sid) == 0
+
+
 @pytest.fixture
 def two_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two `sessionhub serve` processes sharing one PostgreSQL database."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.types import ASGIApp
 
 from sessionhub import __version__
 from sessionhub.api import middleware, ops, problems
@@ -15,7 +18,6 @@ from sessionhub.api.dialects import mount_dialects
 from sessionhub.api.native import (
     events,
     files,
-    hot,
     keys,
     machines,
     otlp,
@@ -23,6 +25,7 @@ from sessionhub.api.native import (
     stream,
     transfer,
 )  # fmt: skip
+from sessionhub.api.native.hot import HotFront, hot_routes
 from sessionhub.api.native.otlp_wire import OtlpExportRequest
 from sessionhub.config import Settings
 from sessionhub.core.hub import open_hub
@@ -31,55 +34,70 @@ from sessionhub.domain.errors import Invalid
 from sessionhub.domain.models import EventAppend, EventBatch
 
 log = logging.getLogger(__name__)
+ROUTERS = [m.router for m in (events, sessions, files, stream, transfer, keys, machines, otlp, ops)]
+# Bodies that routes parse themselves (hot routes, OTLP): their schemas, for the docs.
+SELF_PARSED_BODIES: tuple[type[BaseModel], ...] = (EventAppend, EventBatch, OtlpExportRequest)
 
 
 def operation_id(route: APIRoute) -> str:
     return route.name
 
 
+class SessionHubApp(FastAPI):
+    """FastAPI with the lean path for hot operations in front of its middleware
+    stack (unless ``settings.hot_routes`` is off) and self-parsed bodies in its
+    OpenAPI document."""
+
+    def __init__(self, settings: Settings, drivers: list[Driver]) -> None:
+        super().__init__(
+            title="sessionhub",
+            version=__version__,
+            openapi_url="/v1/openapi.json",
+            docs_url="/docs",
+            redoc_url=None,
+            generate_unique_id_function=operation_id,
+            # Our own Prometheus metrics and logs; FastAPI's OpenTelemetry hooks cost an
+            # environment lookup per request even when nothing consumes them.
+            telemetry={"tracing": False, "metrics": False, "logs": False},
+            lifespan=lambda app: lifespan(app, settings, drivers),
+        )
+        self.settings = settings
+
+    def build_middleware_stack(self) -> ASGIApp:
+        full = super().build_middleware_stack()
+        if not self.settings.hot_routes:
+            return full
+        return HotFront(self, full, hot_routes(ROUTERS), self.settings)
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = with_body_schemas(super().openapi(), SELF_PARSED_BODIES)
+        return self.openapi_schema
+
+
+def with_body_schemas(
+    schema: dict[str, Any], models: tuple[type[BaseModel], ...]
+) -> dict[str, Any]:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in models:
+        extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(extra.pop("$defs", {}))
+        components[model.__name__] = extra
+    return schema
+
+
 def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None = None) -> FastAPI:
     settings = settings or Settings()
     if settings.no_auth and not settings.host_is_loopback():
         raise Invalid("--no-auth is only allowed when the server binds a loopback address")
-    app = FastAPI(
-        title="sessionhub",
-        version=__version__,
-        openapi_url="/v1/openapi.json",
-        docs_url="/docs",
-        redoc_url=None,
-        generate_unique_id_function=operation_id,
-        # Our own Prometheus metrics and logs; FastAPI's OpenTelemetry hooks cost an
-        # environment lookup per request even when nothing consumes them.
-        telemetry={"tracing": False, "metrics": False, "logs": False},
-        lifespan=lambda app: lifespan(app, settings, drivers or []),
-    )
-    for module in (events, sessions, files, stream, transfer, keys, machines, otlp, ops):
-        app.include_router(module.router)
-    if settings.hot_routes:
-        hot.install(app, settings)
+    app = SessionHubApp(settings, drivers or [])
+    for router in ROUTERS:
+        app.include_router(router)
     problems.install(app)
     app.state.dialect_apps = mount_dialects(app, settings.root_dialect)
     app.add_middleware(middleware.BodyLimit, settings=settings)
     app.add_middleware(middleware.RequestContext)
-    add_body_schemas(app)
     return app
-
-
-def add_body_schemas(app: FastAPI) -> None:
-    """Register models that routes parse themselves (hot routes, OTLP), for their docs."""
-    original = app.openapi
-
-    def openapi() -> dict[str, object]:
-        if app.openapi_schema is None:
-            schema = original()
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (EventAppend, EventBatch, OtlpExportRequest):
-                extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                components.update(extra.pop("$defs", {}))
-                components[model.__name__] = extra
-        return app.openapi_schema or original()
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ import random
 import time
 from typing import Any
 
+import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -105,8 +106,6 @@ class BodyLimit:
 
 
 async def too_large(send: Send, limit: int) -> None:
-    import orjson
-
     body: dict[str, Any] = {
         "type": "urn:sessionhub:content-too-large",
         "title": "Content Too Large",

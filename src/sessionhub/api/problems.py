@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -98,6 +99,20 @@ def model_errors_as(validation_handler: Handler) -> Handler:
         return await validation_handler(request, RequestValidationError(issues))
 
     return handle
+
+
+async def answer_error(
+    handlers: Mapping[Any, Callable[[Request, Any], Response | Awaitable[Response]]],
+    request: Request,
+    exc: Exception,
+) -> Response:
+    """``exc`` answered by the app's handler for its nearest class, looked up along
+    its MRO as Starlette does: for a path that runs outside the app's error layers."""
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            response = handlers[cls](request, exc)
+            return await response if inspect.isawaitable(response) else response
+    raise exc
 
 
 def install_handlers(

@@ -16,9 +16,32 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict, deque
+from dataclasses import dataclass
 from typing import Any
 
 LIVE_LIMIT = 10_000  # queued live messages per listener; beyond it they are dropped
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMessages:
+    """Live-only messages published since the previous batch, in order.
+
+    ``dropped`` counts the messages this listener has lost so far because it fell
+    ``LIVE_LIMIT`` behind: once it is non-zero, what was shown live is incomplete.
+    """
+
+    messages: tuple[Any, ...]
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaughtUp:
+    """Every event stored before this point has been yielded; the follower now waits."""
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """Nothing changed for the follower's idle interval: a cue for a heartbeat."""
 
 
 class Listener:
@@ -28,6 +51,10 @@ class Listener:
         self.flag = asyncio.Event()
         self.queue: deque[Any] = deque()
         self.dropped = 0
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.queue)
 
     def push(self, message: Any) -> None:
         if len(self.queue) >= LIVE_LIMIT:
@@ -40,6 +67,18 @@ class Listener:
         taken = list(self.queue)
         self.queue.clear()
         return taken
+
+    def batch(self) -> LiveMessages:
+        """What ``take`` returns, with the count dropped so far."""
+        return LiveMessages(tuple(self.take()), self.dropped)
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait until something changes; False when ``timeout`` seconds passed first."""
+        try:
+            await asyncio.wait_for(self.flag.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
 
 class EventBus:
@@ -57,32 +96,32 @@ class EventBus:
         for flag in self._waiters.get(session_id, ()):
             flag.set()
 
-    def watch(self, session_id: str) -> asyncio.Event:
-        flag = asyncio.Event()
-        self._waiters[session_id].add(flag)
-        return flag
-
-    def unwatch(self, session_id: str, flag: asyncio.Event) -> None:
+    def _unwatch(self, session_id: str, flag: asyncio.Event) -> None:
         waiters = self._waiters.get(session_id)
         if waiters is not None:
             waiters.discard(flag)
             if not waiters:
                 del self._waiters[session_id]
 
-    def listen(self, session_id: str) -> Listener:
-        """Wake on the session's changes and receive its live-only messages."""
+    def listen(self, session_id: str, *, live: bool = True) -> Listener:
+        """Wake on the session's changes and, when ``live``, receive its live-only messages."""
         listener = Listener()
         self._waiters[session_id].add(listener.flag)
-        self._listeners[session_id].add(listener)
+        if live:
+            self._listeners[session_id].add(listener)
         return listener
 
     def unlisten(self, session_id: str, listener: Listener) -> None:
-        self.unwatch(session_id, listener.flag)
+        self._unwatch(session_id, listener.flag)
         listeners = self._listeners.get(session_id)
         if listeners is not None:
             listeners.discard(listener)
             if not listeners:
                 del self._listeners[session_id]
+
+    def watching(self, session_id: str) -> int:
+        """How many listeners the session has in this process (live or not)."""
+        return len(self._waiters.get(session_id, ()))
 
     def publish(self, session_id: str, message: Any) -> None:
         """A live-only message to this process's current listeners of the session."""

@@ -11,12 +11,13 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sessionhub.core.bus import EventBus
+from sessionhub.core.bus import CaughtUp, EventBus, Idle, Listener, LiveMessages
 from sessionhub.core.ports import Capability, Driver
 from sessionhub.core.registry import DriverRegistry
 from sessionhub.core.runs import RunSupervisor
@@ -40,6 +41,8 @@ from sessionhub.files import SessionFiles
 from sessionhub.store.base import Created, SessionStore
 
 log = logging.getLogger(__name__)
+FOLLOW_PAGE = 500  # events per read while a follower catches up
+Followed = Event | LiveMessages | CaughtUp | Idle
 
 
 @dataclass
@@ -303,13 +306,57 @@ class SessionService:
     async def stats(self) -> dict[str, int]:
         return await self.store.stats()
 
-    async def wait_for_events(self, session_id: str) -> AsyncGenerator[None, None]:
-        """Yield each time something may have changed for the session."""
-        flag = self.bus.watch(session_id)
+    # streams
+    async def follow(
+        self,
+        workspace_id: str,
+        session_id: str,
+        *,
+        after: int = 0,
+        live: bool = False,
+        idle: float | None = None,
+    ) -> AsyncGenerator[Followed, None]:
+        """The session's events after seq ``after``, then each new one as it is stored.
+
+        The one stream engine of every surface. It subscribes before its first read,
+        so an event stored while it replays is read next, never lost; it reads a
+        page at a time, then waits until the bus says the session changed (an
+        append here, or another process's through the store's notifications).
+        Each time it has read everything it yields ``CaughtUp``. With ``live`` it
+        also yields the bus's live-only messages as ``LiveMessages``: a message
+        published before an event was stored comes before that event. With
+        ``idle`` it yields ``Idle`` after that many seconds without a change. It
+        runs until the consumer closes it (or the session is deleted: ``NotFound``).
+        """
+        listener = self.bus.listen(session_id, live=live)
         try:
             while True:
-                await flag.wait()
-                flag.clear()
-                yield
+                listener.flag.clear()
+                pages = self._catch_up(workspace_id, session_id, after, listener)
+                async with aclosing(pages):
+                    async for item in pages:
+                        if isinstance(item, Event):
+                            after = item.seq
+                        yield item
+                yield CaughtUp()
+                if not await listener.wait(idle):
+                    yield Idle()
         finally:
-            self.bus.unwatch(session_id, flag)
+            self.bus.unlisten(session_id, listener)
+
+    async def _catch_up(
+        self, workspace_id: str, session_id: str, after: int, listener: Listener
+    ) -> AsyncGenerator[Event | LiveMessages, None]:
+        """Stored events after ``after``, page by page, each preceded by the live
+        messages queued by then; then whatever live messages remain."""
+        more = True
+        while more:
+            page = await self.events(workspace_id, session_id, after=after, limit=FOLLOW_PAGE)
+            for event in page.items:
+                if listener.pending:
+                    yield listener.batch()
+                yield event
+                after = event.seq
+            more = page.next_cursor is not None
+        if listener.pending:
+            yield listener.batch()

@@ -7,15 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from sessionhub.api.body import body_schema, json_response, read_model
-from sessionhub.api.deps import CallerDep, SessionId
+from sessionhub.api.deps import CallerDep, SessionId, current_caller
+from sessionhub.api.native.hot import hot_route
 from sessionhub.api.ops import EVENTS
 from sessionhub.domain.models import Event, EventAppend, EventBatch, EventList, Page
 
 router = APIRouter(prefix="/v1/sessions/{session_id}/events", tags=["events"])
 
 
-@router.post("", status_code=201, response_model=Event, openapi_extra=body_schema(EventAppend))
-async def append_event(session_id: SessionId, request: Request, caller: CallerDep) -> Response:
+@hot_route(
+    router, "", methods=["POST"], status_code=201, response_model=Event,
+    openapi_extra=body_schema(EventAppend),
+)  # fmt: skip
+async def append_event(request: Request, session_id: SessionId) -> Response:
+    caller = await current_caller(request)
     body = await read_model(request, EventAppend)
     created = await caller.service.append(
         caller.workspace_id, session_id, [body], expected_seq=body.expected_seq

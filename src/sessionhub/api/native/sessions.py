@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from sessionhub.api.body import json_response
-from sessionhub.api.deps import CurrentPrincipal, IfMatch, OwnedSession, Service, SessionId
+from sessionhub.api.deps import CurrentPrincipal, IfMatch, Service, SessionId, current_caller
+from sessionhub.api.native.hot import hot_route
 from sessionhub.domain.errors import Invalid, Unsupported
 from sessionhub.domain.machines import TimeoutExtension
 from sessionhub.domain.models import (
@@ -82,8 +83,10 @@ async def list_sessions(
     return json_response(await service.list_sessions(principal.workspace_id, query))
 
 
-@router.get("/{session_id}", response_model=Session)
-async def get_session(session: OwnedSession) -> Response:
+@hot_route(router, "/{session_id}", methods=["GET"], response_model=Session)
+async def get_session(request: Request, session_id: SessionId) -> Response:
+    caller = await current_caller(request)
+    session = await caller.service.get(caller.workspace_id, session_id)
     return json_response(session, 200, ETag=f'"{session.version}"')
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -12,9 +12,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from sessionhub.api.deps import CurrentPrincipal, HubDep, SessionId
 from sessionhub.core.service import SessionService
 from sessionhub.domain.errors import Invalid
+from sessionhub.domain.models import Event
 
 router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["stream"])
-PAGE = 500
 
 
 def start_seq(last_event_id: str | None, since: int | None) -> int:
@@ -29,24 +29,13 @@ def start_seq(last_event_id: str | None, since: int | None) -> int:
 async def frames(
     service: SessionService, workspace_id: str, session_id: str, after: int
 ) -> AsyncIterator[ServerSentEvent]:
-    """Subscribe first, then replay, so nothing appended in between is lost."""
-    changes = service.wait_for_events(session_id)
-    waiter = asyncio.ensure_future(anext(changes))
-    try:
-        while True:
-            page = await service.events(workspace_id, session_id, after=after, limit=PAGE)
-            for event in page.items:
-                after = event.seq
+    """Every stored event after ``after``, then each new one (``SessionService.follow``)."""
+    async with aclosing(service.follow(workspace_id, session_id, after=after)) as followed:
+        async for item in followed:
+            if isinstance(item, Event):
                 yield ServerSentEvent(
-                    data=event.model_dump_json(), event=event.type, id=str(event.seq)
+                    data=item.model_dump_json(), event=item.type, id=str(item.seq)
                 )
-            if page.next_cursor is not None:
-                continue
-            await waiter
-            waiter = asyncio.ensure_future(anext(changes))
-    finally:
-        waiter.cancel()
-        await changes.aclose()
 
 
 @router.get(

@@ -14,9 +14,9 @@ live is acknowledged with a heartbeat carrying the stored event's id.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 import orjson
@@ -26,12 +26,12 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from sessionhub.api.deps import Caller
 from sessionhub.api.dialects.mix.common import MixCaller, load_session
 from sessionhub.api.dialects.mix.errors import MixError
-from sessionhub.core.bus import Listener
+from sessionhub.core.bus import CaughtUp, LiveMessages
+from sessionhub.core.service import Followed
 from sessionhub.domain.models import Event
 from sessionhub.kinds.agent import transcript
 
 router = APIRouter()
-PAGE = 500
 EVENT_ID = re.compile(r"[0-9]+")
 
 
@@ -65,18 +65,28 @@ def whole_reply(seq: int, p: dict[str, Any]) -> Iterator[ServerSentEvent]:
 class Merge:
     """One connection's merge of stored events and live reply frames, in order.
 
-    Live frames are taken (``snapshot``) before each read of the store, so every
-    stored event written before them is in that read. A reply's live frames all
-    precede its ``mix.reply`` event, so they are flushed when that event comes up.
+    ``SessionService.follow`` hands over live messages before any stored event
+    written after them, so they are held until the stored events catch up: a
+    reply's live frames all precede its ``mix.reply`` event and are shown when it
+    comes up; the others when the follower has caught up.
     """
 
-    def __init__(self, listener: Listener, after: int) -> None:
-        self.listener, self.after = listener, after
+    def __init__(self, after: int) -> None:
+        self.after = after
         self.live: dict[str, bool] = {}  # reply id → shown live (True) or whole (False)
         self.held: list[dict[str, Any]] = []
+        self.dropped = 0
 
-    def snapshot(self) -> None:
-        self.held.extend(self.listener.take())
+    def take(self, item: Followed) -> Iterator[ServerSentEvent]:
+        if isinstance(item, Event):
+            yield from self.stored(item)
+        elif isinstance(item, LiveMessages):
+            self.held.extend(item.messages)
+            self.dropped = item.dropped
+        elif isinstance(item, CaughtUp):
+            yield from self.flush()
+        else:
+            yield heartbeat(self.after)
 
     def stored(self, event: Event) -> Iterator[ServerSentEvent]:
         if event.type == transcript.REPLY:
@@ -88,12 +98,11 @@ class Merge:
 
     def reply(self, event: Event) -> Iterator[ServerSentEvent]:
         reply = str(event.payload.get("assistantMessageId", ""))
-        self.held.extend(self.listener.take())
         mine = [m for m in self.held if m["reply"] == reply]
         self.held = [m for m in self.held if m["reply"] != reply]
         yield from self.pending(mine)  # still under the previous id
         self.after = event.seq
-        if self.live.pop(reply, False) and not self.listener.dropped:
+        if self.live.pop(reply, False) and not self.dropped:
             yield heartbeat(event.seq)
         else:
             yield from whole_reply(event.seq, event.payload)
@@ -110,33 +119,21 @@ class Merge:
 
 
 async def frames(caller: Caller, session_id: str, after: int) -> AsyncIterator[ServerSentEvent]:
-    """Subscribe first, then replay, so nothing appended in between is lost."""
-    service = caller.service
-    listener = service.bus.listen(session_id)
-    merge = Merge(listener, after)
-    beat = caller.hub.settings.heartbeat_interval
-    try:
+    """``connected`` once subscribed, then stored events after ``after`` merged with
+    live replies, and a heartbeat whenever the session stays quiet for a while."""
+    merge = Merge(after)
+    followed = caller.service.follow(
+        caller.workspace_id, session_id, after=after, live=True,
+        idle=caller.hub.settings.heartbeat_interval,
+    )  # fmt: skip
+    async with aclosing(followed):
+        first = await anext(followed)  # the follower has subscribed: nothing live is missed
         yield frame(after, "connected", {"sessionId": session_id})
-        while True:
-            listener.flag.clear()
-            merge.snapshot()
-            while True:
-                page = await service.events(
-                    caller.workspace_id, session_id, after=merge.after, limit=PAGE
-                )
-                for event in page.items:
-                    for sse in merge.stored(event):
-                        yield sse
-                if page.next_cursor is None:
-                    break
-            for sse in merge.flush():
+        for sse in merge.take(first):
+            yield sse
+        async for item in followed:
+            for sse in merge.take(item):
                 yield sse
-            try:
-                await asyncio.wait_for(listener.flag.wait(), beat)
-            except TimeoutError:
-                yield heartbeat(merge.after)
-    finally:
-        service.bus.unlisten(session_id, listener)
 
 
 @router.get("/stream")
