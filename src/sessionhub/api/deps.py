@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Path, Request
 from sessionhub.core.hub import Hub
 from sessionhub.core.service import SessionService
 from sessionhub.domain.errors import Forbidden, Unauthorized
-from sessionhub.domain.models import Principal, Session
+from sessionhub.domain.models import Principal
 
 
 async def get_hub(request: Request) -> Hub:
@@ -91,10 +91,4 @@ Service = Annotated[SessionService, Depends(get_service)]
 SessionId = Annotated[str, Path(description="The session's id.", max_length=100)]
 
 
-async def owned_session(session_id: SessionId, caller: CallerDep) -> Session:
-    """Load the session in the caller's workspace; another workspace's id is a 404."""
-    return await caller.service.get(caller.workspace_id, session_id)
-
-
-OwnedSession = Annotated[Session, Depends(owned_session)]
 IfMatch = Annotated[str | None, Header(description="The session version you last saw.")]
