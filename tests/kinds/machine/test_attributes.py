@@ -25,7 +25,7 @@ def test_reads_what_the_kind_wrote_and_keeps_the_clients_own_keys() -> None:
 
 def test_changes_are_only_the_fields_set_as_json() -> None:
     ended = datetime(2030, 1, 1, 0, 0, 1, 500000, tzinfo=UTC)
-    change = MachineAttributes(state="ended", end_time=ended, exit_code=None).changes()
+    change = MachineAttributes(state="ended", end_time=ended, exit_code=None).stored()
     assert change == {"state": "ended", "end_time": "2030-01-01T00:00:01.500000Z",
                       "exit_code": None}  # fmt: skip
     assert not MachineAttributes.parse({**change, "gpu_event_id": "g"}).active

@@ -26,7 +26,7 @@ def test_the_claim_names_the_kinds_attributes() -> None:
     assert claim.pool == machine_id and claim.limit == 3
     assert claim.holder == {"machine_ref": machine_id, "end_time": None}
     assert claim.claimed_key == CLAIMED_AT and CLAIMED_AT in MachineAttributes.model_fields
-    lease = MachineAttributes(machine_ref=machine_id, end_time=None).changes()
+    lease = MachineAttributes(machine_ref=machine_id, end_time=None).stored()
     assert claim.held_by(lease) and claim.held_by({"machine_ref": machine_id})
     assert not claim.held_by({**lease, "end_time": "2030-01-01T00:00:00Z"})
     assert not claim.held_by({"machine_ref": "another"})
@@ -45,7 +45,7 @@ async def test_two_servers_race_for_the_last_slot(database_url: str) -> None:
         claim = slot_claim(machine)
         for _ in range(5):
             leases = MachineAttributes(machine_id=machine.id, machine_ref=machine.id)
-            create = SessionCreate(kind="machine", attributes=leases.changes())
+            create = SessionCreate(kind="machine", attributes=leases.stored())
             a, b = [(await first.create_session(workspace_id=ws, spec=create)).session.id
                     for _ in range(2)]  # fmt: skip
             results = await asyncio.gather(
@@ -60,12 +60,10 @@ async def test_two_servers_race_for_the_last_slot(database_url: str) -> None:
             assert "'solo' is at its limit of 1" in lost[0].detail
             ended = MachineAttributes(end_time=MachineAttributes.of(won[0]).slot_claimed_at)
             await first.set_attributes(
-                workspace_id=ws, session_id=won[0].id, attributes=ended.changes()
+                workspace_id=ws, session_id=won[0].id, attributes=ended.stored()
             )
             loser = b if won[0].id == a else a  # ended: the next round's leases may claim
-            await first.set_attributes(
-                workspace_id=ws, session_id=loser, attributes=ended.changes()
-            )
+            await first.set_attributes(workspace_id=ws, session_id=loser, attributes=ended.stored())
     finally:
         await first.close()
         await second.close()

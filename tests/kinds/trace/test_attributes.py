@@ -15,7 +15,7 @@ def test_times_are_written_in_utc_with_milliseconds() -> None:
     change = TraceAttributes(
         started_at=datetime(2030, 1, 1, 1, 0, 0, 123456, tzinfo=paris),
         updated_at=datetime(2030, 1, 1, 0, 0, 1),  # naive: UTC
-    ).changes()
+    ).stored()
     assert change == {"started_at": "2030-01-01T00:00:00.123Z",
                       "updated_at": "2030-01-01T00:00:01.000Z"}  # fmt: skip
 
@@ -24,7 +24,7 @@ def test_reads_the_clients_fields_and_keeps_its_own_keys() -> None:
     stored = {"base": {"duration": 5.0}, "tags": ["a"], "project_id": "p", "extra": [1]}
     attrs = TraceAttributes.parse(stored)
     assert attrs.base == {"duration": 5.0} and attrs.tags == ["a"] and attrs.contact_ids is None
-    assert attrs.changes() == stored
+    assert attrs.stored() == stored
     assert TraceAttributes.parse({}).started_at is None
 
 

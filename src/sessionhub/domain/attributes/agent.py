@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from sessionhub.domain.attributes.base import KindAttributes
 from sessionhub.domain.models import Session
 
 CallbackType = Literal["bash_script", "sub_agent", "send_message"]
@@ -43,7 +44,7 @@ class AgentCallback(_Camel):
     name: str | None = None
 
 
-class AgentAttributes(_Camel):
+class AgentAttributes(KindAttributes):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
     browser_mode: str = DEFAULT_BROWSER_MODE
@@ -67,6 +68,10 @@ class AgentAttributes(_Camel):
             bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
             kept = {k: v for k, v in session.attributes.items() if k not in bad}
             return cls.model_validate(kept)
+
+    def stored(self) -> dict[str, Any]:
+        """Mix's keys, only the fields that were given; ``None`` is left out."""
+        return self.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
 
     @property
     def is_subagent(self) -> bool:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
-from sessionhub.domain.models import Session
+from sessionhub.domain.attributes.base import KindAttributes
 
 
-class KernelAttributes(BaseModel):
+class KernelAttributes(KindAttributes):
     """What the kernel kind keeps in a session's attributes.
 
     ``kernel_id`` names the session's kernel (empty until one is bound),
@@ -40,10 +40,6 @@ class KernelAttributes(BaseModel):
     @classmethod
     def _name(cls, value: Any) -> str | None:
         return None if value is None or value == "" else str(value)
-
-    @classmethod
-    def of(cls, session: Session) -> KernelAttributes:
-        return cls.model_validate(session.attributes)
 
     @classmethod
     def patch(cls, **fields: str | None) -> dict[str, Any]:

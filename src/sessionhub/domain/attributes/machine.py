@@ -9,21 +9,18 @@ cost). Keys the client adds of its own are kept.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from sessionhub.domain.errors import Invalid
-from sessionhub.domain.models import Session
+from sessionhub.domain.attributes.base import KindAttributes
 
 DEFAULT_TIMEOUT = 15 * 60.0
 LeaseState = Literal["starting", "ready", "ended"]
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
 
 
-class MachineAttributes(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class MachineAttributes(KindAttributes):
     # what the client asks for
     machine_id: str | None = None
     timeout_seconds: Seconds = DEFAULT_TIMEOUT
@@ -48,24 +45,6 @@ class MachineAttributes(BaseModel):
     slot_claimed_at: datetime | None = Field(
         default=None, description="When the lease took a slot of its machine (store-written)."
     )
-
-    @classmethod
-    def of(cls, session: Session) -> MachineAttributes:
-        return cls.parse(session.attributes)
-
-    @classmethod
-    def parse(cls, attributes: dict[str, Any]) -> MachineAttributes:
-        """The typed view of stored attributes; a bad value is the client's error (400)."""
-        try:
-            return cls.model_validate(attributes)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise Invalid(f"attributes.{where}: {first['msg']}") from None
-
-    def changes(self) -> dict[str, Any]:
-        """The fields set on this instance, as JSON, to merge into the stored attributes."""
-        return self.model_dump(mode="json", exclude_unset=True)
 
     @property
     def active(self) -> bool:

@@ -54,7 +54,7 @@ def slot_claim(machine: Machine) -> SlotClaim:
     """The machine's concurrency limit: its unended leases each hold one slot."""
     return SlotClaim(
         pool=machine.id, limit=machine.max_sessions, label=f"machine {machine.name!r}",
-        holder=MachineAttributes(machine_ref=machine.id, end_time=None).changes(),
+        holder=MachineAttributes(machine_ref=machine.id, end_time=None).stored(),
         claimed_key=CLAIMED_AT,
         hold_seconds=RESERVATION_SECONDS,
     )  # fmt: skip
@@ -103,7 +103,7 @@ class MachineDriver(Driver):
             machine_ref=machine.id, gpu=attrs.gpu or machine.gpu,
             gpu_event_id=str(uuid.uuid4()), url="", end_time=None,
         )  # fmt: skip
-        await self.host.set_attributes(session, filled.changes())
+        await self.host.set_attributes(session, filled.stored())
 
     # the concurrency limit: checked and taken in one store transaction (many servers)
     async def before_run(self, session: Session, input: dict[str, Any]) -> None:
@@ -227,7 +227,7 @@ class MachineDriver(Driver):
         """A lease that never launched gives its slot back at once."""
         with contextlib.suppress(Exception):
             await self.host.set_attributes(
-                session, MachineAttributes(slot_claimed_at=None).changes()
+                session, MachineAttributes(slot_claimed_at=None).stored()
             )
 
     def _fail(self, lease: Lease, why: str) -> None:
@@ -260,7 +260,7 @@ class MachineDriver(Driver):
         record = MachineAttributes(
             state="ended", end_time=ended, cost=cost, end_reason=reason, exit_code=code
         )
-        await self.host.set_attributes(session, record.changes())
+        await self.host.set_attributes(session, record.stored())
         payload = {"reason": reason, "exit_code": code, "end_time": iso(ended)}
         event = EventCreate(
             type="gpu.end", payload=payload, cost=cost, duration_ms=int(runtime * 1000)
@@ -268,7 +268,7 @@ class MachineDriver(Driver):
         await self.host.append(session, [event])
 
     async def _attributes(self, lease: Lease, values: MachineAttributes) -> None:
-        lease.session = await self.host.set_attributes(lease.session, values.changes())
+        lease.session = await self.host.set_attributes(lease.session, values.stored())
 
     async def _reap(self, session: Session) -> None:
         """A running lease of a server that is gone: kill its processes, close its event."""

@@ -74,7 +74,7 @@ class MachineSessions:
         asked = MachineAttributes(machine_id=found.id, timeout_seconds=timeout_seconds)
         if gpu:
             asked.gpu = gpu
-        spec = SessionCreate(kind=KIND, attributes=asked.changes())
+        spec = SessionCreate(kind=KIND, attributes=asked.stored())
         session = (await self.service.create(workspace_id, spec)).session
         ready = self.driver.expect(session.id)
         try:
@@ -143,7 +143,7 @@ class MachineSessions:
             return MachineAttributes(
                 timeout_seconds=attrs.timeout_seconds + seconds,
                 timeout_end=end + timedelta(seconds=seconds),
-            ).changes()
+            ).stored()
 
         updated = await self.service.change_attributes(workspace_id, session_id, later)
         deadline = MachineAttributes.of(updated).timeout_end

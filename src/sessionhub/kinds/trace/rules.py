@@ -221,7 +221,7 @@ class TraceSessions:
             out["started_at"] = spec.started_at
         if spec.updated_at is not None:
             out["updated_at"] = spec.updated_at
-        return TraceAttributes.parse(out).changes()
+        return TraceAttributes.parse(out).stored()
 
     async def delete(self, workspace_id: str, ref: str) -> None:
         session = await self.find(workspace_id, ref)
