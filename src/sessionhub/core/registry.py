@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from typing import TypeVar
 
 from sessionhub.core.ports import Driver, Host
-from sessionhub.domain.errors import Invalid
+from sessionhub.domain.errors import Invalid, Unavailable
 
 GROUP = "sessionhub.drivers"
+D = TypeVar("D", bound=Driver)
 
 
 class DriverRegistry:
@@ -34,6 +36,13 @@ class DriverRegistry:
         except KeyError:
             known = ", ".join(sorted(self._drivers))
             raise Invalid(f"unknown session kind {kind!r}; known kinds: {known}") from None
+
+    def get_as(self, kind: str, driver_type: type[D]) -> D:
+        """The driver of ``kind``, which its own kind's rules expect to be ``driver_type``."""
+        driver = self.get(kind)
+        if not isinstance(driver, driver_type):
+            raise Unavailable(f"the {kind} kind's driver is not {driver_type.__name__}")
+        return driver
 
     def kinds(self) -> list[str]:
         return sorted(self._drivers)

@@ -78,10 +78,7 @@ class KernelSessions:
     @classmethod
     def of(cls, service: SessionService) -> KernelSessions:
         """The kernel rules of the server that ``service`` belongs to."""
-        driver = service.drivers.get(KIND)
-        if not isinstance(driver, KernelDriver):
-            raise Invalid("the kernel driver is not installed")
-        return cls(service, driver)
+        return cls(service, service.drivers.get_as(KIND, KernelDriver))
 
     # reading
     async def get(self, workspace_id: str, session_id: str) -> Session:

@@ -58,10 +58,7 @@ class MachineSessions:
     @classmethod
     def of(cls, service: SessionService) -> MachineSessions:
         """The rules for the machine driver registered with ``service``."""
-        driver = service.drivers.get(KIND)
-        if not isinstance(driver, MachineDriver):
-            raise Unavailable("the machine kind's driver is not the built-in machine driver")
-        return cls(service, driver)
+        return cls(service, service.drivers.get_as(KIND, MachineDriver))
 
     async def launch(
         self, workspace_id: str, machine: str, *, gpu: str | None, timeout_seconds: float,
