@@ -7,10 +7,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://")
 
 
 class Settings(BaseSettings):
@@ -31,7 +32,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     reaper_interval: float = Field(default=30.0, gt=0)
     heartbeat_interval: float = Field(default=15.0, gt=0)
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     pg_pool_size: int = Field(default=10, ge=1)
     pg_writers: int = Field(default=2, ge=1, le=16, description="Write batches in flight.")
@@ -80,8 +81,19 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql://" + value[len(prefix) :]
         if value.startswith("sqlite+aiosqlite://"):
-            return "sqlite://" + value[len("sqlite+aiosqlite://") :]
+            value = "sqlite://" + value[len("sqlite+aiosqlite://") :]
+        if not value.startswith(DATABASE_SCHEMES):
+            scheme = value.partition("://")[0] if "://" in value else value
+            raise ValueError(
+                f"unsupported database URL scheme {scheme!r}: "
+                "use sqlite:///path.db or postgresql://user@host/db"
+            )
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -115,3 +127,14 @@ def redact_url(url: str) -> str:
         return url
     user = creds.split(":", 1)[0]
     return f"{scheme}{sep}{user}:***@{host}"
+
+
+def settings_error(exc: ValidationError) -> str:
+    """One line naming the setting (its flag and variable), what is wrong and what was given."""
+    first = exc.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else "settings"
+    where = f"--{name.replace('_', '-')} (SESSIONHUB_{name.upper()})"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "value_error":
+        return f"{where}: {message}"
+    return f"{where}: {message}, not {first['input']!r}"

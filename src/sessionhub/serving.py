@@ -9,21 +9,30 @@ SQLite has one writer per file and an in-process bus, so it runs one process.
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import gc
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
 from sessionhub import logs
-from sessionhub.config import Settings
-from sessionhub.domain.errors import Invalid
+from sessionhub.api.app import create_app
+from sessionhub.config import Settings, redact_url
+from sessionhub.core.hub import bootstrap, open_admin
+from sessionhub.domain.errors import Conflict, Invalid, Unavailable
+from sessionhub.wire import OneWriteHttpProtocol
 
 
 def uvicorn_options() -> dict[str, Any]:
     """What every way of serving passes to uvicorn besides the app, host and port."""
-    from sessionhub.wire import OneWriteHttpProtocol
-
     return {
         "http": OneWriteHttpProtocol, "log_config": None, "access_log": False,
         "timeout_graceful_shutdown": 10,
@@ -44,16 +53,128 @@ def tune_gc() -> None:
 
 
 def check_workers(settings: Settings) -> None:
-    if settings.workers > 1 and not settings.resolved_database_url.startswith("postgresql"):
+    if settings.workers > 1 and uses_sqlite(settings):
         raise Invalid("--workers above 1 needs PostgreSQL; SQLite serves from one process")
 
 
-async def prepare(settings: Settings) -> None:
-    """Migrate and bootstrap once, before any worker starts (prints a first admin key)."""
-    from sessionhub.core.hub import bootstrap, open_admin
+def uses_sqlite(settings: Settings) -> bool:
+    return settings.resolved_database_url.startswith("sqlite:///")
 
+
+def check_data_dir(data_dir: Path) -> None:
+    """The data dir, or the nearest folder that would hold it, takes new files.
+
+    Checked without creating anything, so a mistake costs nothing to undo.
+    """
+    existing = data_dir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    fix = "point --data-dir (SESSIONHUB_DATA_DIR) at a folder this user can write"
+    if not existing.is_dir():
+        raise Unavailable(f"data dir {data_dir} cannot be created: {existing} is a file; {fix}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise Unavailable(
+            f"data dir {data_dir} is not writable ({existing}: permission denied); {fix}"
+        )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is created, so a taken port costs nothing."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Unavailable(
+                f"port {port} on {host} is already in use; stop what holds it or pick another "
+                "with --port (SESSIONHUB_PORT)"
+            ) from None
+        reason = exc.strerror or str(exc)
+        raise Unavailable(f"cannot listen on {host}:{port}: {reason}; check --host") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+@contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """Hold ``<data dir>/server.lock`` for the server's life: one server per SQLite data dir.
+
+    SQLite has one writer per file and the event bus lives in the process, so a second
+    server on the same files would miss the first one's events. The lock is an
+    exclusive ``flock``, released by the kernel when the process ends however it ends;
+    the file holds the holder's pid for the second server's error.
+    """
+    path = data_dir / "server.lock"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        file = open(path, "a+")  # noqa: SIM115 - held open for the server's life
+    except OSError as exc:
+        raise Unavailable(f"cannot lock data dir {data_dir}: {exc.strerror or exc}") from None
+    with file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            holder = file.read().strip() or "unknown"
+            raise Conflict(
+                f"data dir {data_dir} is in use by another sessionhub server (pid {holder}); "
+                "stop it, or give this one another --data-dir"
+            ) from None
+        file.seek(0)
+        file.truncate()
+        file.write(f"{os.getpid()}\n")
+        file.flush()
+        yield
+
+
+async def prepare(settings: Settings) -> None:
+    """Migrate and bootstrap once, before serving (prints a first admin key).
+
+    Opening the database here, not in the app's start-up, is what turns an
+    unreachable or missing database into one line instead of a failed lifespan.
+    """
     async with open_admin(settings) as admin:
         await bootstrap(admin, settings)
+
+
+def serve(settings: Settings) -> None:
+    """Check, bind, lock, prepare, then serve until stopped.
+
+    Each check fails before the next step creates or prints anything: a taken port
+    before the data dir exists, a locked data dir before the database is opened, an
+    unreachable database before an admin key is minted.
+    """
+    check_workers(settings)
+    app = create_app(settings)
+    check_data_dir(settings.data_dir)
+    with bind_socket(settings.host, settings.port) as sock, ExitStack() as held:
+        if uses_sqlite(settings):
+            held.enter_context(data_dir_lock(settings.data_dir))
+        asyncio.run(prepare(settings))
+        port = sock.getsockname()[1]
+        print(
+            f"sessionhub listening on http://{settings.host}:{port} "
+            f"(database {redact_url(settings.resolved_database_url)}, {settings.workers} process"
+            f"{'es' if settings.workers > 1 else ''})",
+            flush=True,
+        )
+        if settings.workers > 1:
+            run_workers(settings, sock)
+        else:
+            run_one(app, settings, sock)
+
+
+def run_one(app: FastAPI, settings: Settings, sock: socket.socket) -> None:
+    logs.configure(settings.log_level, settings.log_format)
+    tune_gc()
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, **uvicorn_options())
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        raise Unavailable("the server did not start; see the log above")
 
 
 def export_settings(settings: Settings) -> None:
@@ -66,8 +187,6 @@ def export_settings(settings: Settings) -> None:
 
 def app_from_environment() -> FastAPI:
     """The uvicorn factory each worker process calls."""
-    from sessionhub.api.app import create_app
-
     settings = Settings()
     app = create_app(settings)
     logs.configure(settings.log_level, settings.log_format)
@@ -75,12 +194,10 @@ def app_from_environment() -> FastAPI:
     return app
 
 
-def run_workers(settings: Settings) -> None:
-    import uvicorn
-
-    asyncio.run(prepare(settings))
+def run_workers(settings: Settings, sock: socket.socket) -> None:
     export_settings(settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         "sessionhub.serving:app_from_environment", factory=True, workers=settings.workers,
         host=settings.host, port=settings.port, **uvicorn_options(),
     )  # fmt: skip
+    Multiprocess(config, sockets=[sock]).run()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sessionhub.cli.errors import REFUSED, fail, load_settings, reported
 from sessionhub.config import Settings, redact_url
 from sessionhub.core.hub import Admin, open_admin, upgrade_database
-from sessionhub.domain.errors import SessionHubError
 
 T = TypeVar("T")
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -31,8 +31,27 @@ DatabaseUrl = Annotated[
 
 
 def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
-    given: dict[str, Any] = {"data_dir": data_dir, "database_url": database_url}
-    return Settings(**{k: v for k, v in given.items() if v is not None})
+    """The server's settings; without a flag or variable naming its database, only one there.
+
+    The offline commands work on a server's existing database. Run from another folder
+    the default (``.sessionhub`` here) names nothing, and opening it would create an
+    empty database the server never reads: refuse and say how to point at the real one.
+    """
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    pointed = {"data_dir", "database_url"} & settings.model_fields_set
+    default_db = settings.data_dir / "sessionhub.db"
+    if not pointed and not default_db.exists():
+        fail(
+            f"no sessionhub database at {default_db.absolute()} (the default); point at the "
+            "server's with --data-dir DIR or --database-url URL "
+            "(or SESSIONHUB_DATA_DIR / SESSIONHUB_DATABASE_URL)"
+        )
+    return settings
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    with reported(invalid=REFUSED):
+        return asyncio.run(work)
 
 
 def _with_admin(settings: Settings, work: Callable[[Admin], Awaitable[T]]) -> T:
@@ -40,18 +59,14 @@ def _with_admin(settings: Settings, work: Callable[[Admin], Awaitable[T]]) -> T:
         async with open_admin(settings) as admin:
             return await work(admin)
 
-    try:
-        return asyncio.run(run())
-    except SessionHubError as exc:
-        console.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from exc
+    return _run(run())
 
 
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Apply every pending migration (the server also does this on start)."""
     settings = _settings(data_dir, database_url)
-    revision = upgrade_database(settings)
+    revision = _run(upgrade_database(settings))
     url = redact_url(settings.resolved_database_url)
     console.print(f"database {url} is at revision {revision}")
 

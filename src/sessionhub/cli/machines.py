@@ -15,6 +15,7 @@ from sessionhub.cli.admin import (
     _with_admin,
     console,
 )
+from sessionhub.cli.errors import fail
 from sessionhub.core.hub import Admin
 from sessionhub.domain.machines import Machine, MachineCreate
 
@@ -57,8 +58,7 @@ def add(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        console.print(f"[red]error:[/red] {where}: {first['msg']}")
-        raise typer.Exit(1) from None
+        fail(f"{where}: {first['msg']}")
 
     async def work(hub: Admin) -> Machine:
         ws = await hub.workspace_id(workspace)

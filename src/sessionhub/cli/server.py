@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import uvicorn
 
-from sessionhub.config import Settings, redact_url
-
-
-def settings_from(**flags: Any) -> Settings:
-    """Environment first, flags (when given) over it."""
-    given = {k: v for k, v in flags.items() if v is not None and v is not False}
-    return Settings(**given)
+from sessionhub.cli.errors import load_settings, reported
 
 
 def serve(
@@ -77,32 +70,14 @@ def serve(
     ] = None,
 ) -> None:
     """Run the server."""
-    from sessionhub import logs
-    from sessionhub.api.app import create_app
-    from sessionhub.domain.errors import Invalid
-    from sessionhub.serving import check_workers, run_workers, tune_gc, uvicorn_options
+    from sessionhub import serving
 
-    settings = settings_from(
+    settings = load_settings(
         host=host, port=port, data_dir=data_dir, database_url=database_url,
         no_auth=no_auth, log_level=log_level, log_format=log_format, root_dialect=root_dialect,
         workers=workers, kernel_pool_size=kernel_pool_size,
         kernel_pool_kernelspecs=kernel_pool_kernelspecs, agent_base_url=agent_base_url,
         agent_model=agent_model, agent_api_key=agent_api_key,
     )  # fmt: skip
-    try:
-        check_workers(settings)
-        app = create_app(settings)
-    except Invalid as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(
-        f"sessionhub listening on http://{settings.host}:{settings.port} "
-        f"(database {redact_url(settings.resolved_database_url)}, {settings.workers} process"
-        f"{'es' if settings.workers > 1 else ''})"
-    )
-    if settings.workers > 1:
-        run_workers(settings)
-        return
-    logs.configure(settings.log_level, settings.log_format)
-    tune_gc()
-    uvicorn.run(app, host=settings.host, port=settings.port, **uvicorn_options())
+    with reported():
+        serving.serve(settings)

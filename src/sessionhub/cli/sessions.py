@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from sessionhub.cli.errors import USAGE, fail
 from sessionhub.client import DEFAULT_BASE_URL, Client, ProgressCallback, SessionFilters
 from sessionhub.domain.errors import SessionHubError
 from sessionhub.domain.models import Event, Page, Session, SessionStatus
@@ -348,6 +349,17 @@ def rewind(
     out.print(f"rewound {session_id} to {point}: deleted {result.deleted_events} events{files}")
 
 
+def _check_output(path: Path) -> None:
+    """Refuse a file that cannot be written before the server is asked for anything."""
+    folder = path.parent
+    if not folder.is_dir():
+        fail(f"cannot write {path}: the folder {folder} does not exist; create it first", USAGE)
+    if path.is_dir():
+        fail(f"cannot write {path}: it is a folder; give --output a file name", USAGE)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        fail(f"cannot write {path}: the folder {folder} is not writable", USAGE)
+
+
 @contextmanager
 def _atomic_output(path: Path) -> Iterator[IO[bytes]]:
     """Write next to ``path`` and move into place only when the write succeeded."""
@@ -375,6 +387,7 @@ def export(
     ] = False,
 ) -> None:
     """Export a session (events, metadata and optionally files) to a file."""
+    _check_output(output)
     with (
         _connect(ctx) as client,
         _progress_callback(f"export {session_id}") as progress,

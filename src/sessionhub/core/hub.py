@@ -100,12 +100,13 @@ async def open_admin(settings: Settings) -> AsyncIterator[Admin]:
         await store.close()
 
 
-def upgrade_database(settings: Settings) -> str | None:
-    """Apply every pending migration (the server also does on start); the revision now."""
-    if settings.resolved_database_url.startswith("sqlite:///"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrations.upgrade(settings.resolved_database_url)
-    return migrations.head_revision()
+async def upgrade_database(settings: Settings) -> str | None:
+    """Apply every pending migration (opening the store does, as the server does on start).
+
+    Going through the store's open turns an unreachable database into its one-line error.
+    """
+    async with open_admin(settings):
+        return migrations.head_revision()
 
 
 async def bootstrap(admin: Admin, settings: Settings) -> str:

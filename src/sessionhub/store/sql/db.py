@@ -24,7 +24,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from sessionhub.domain.errors import Invalid
+from sessionhub.config import redact_url
+from sessionhub.domain.errors import Invalid, Unavailable
 
 _PG_NUL_ERRORS = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
 Row = Mapping[str, Any]
@@ -191,8 +192,16 @@ class SqliteDatabase(Database):
         self._dirty = False
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = SqliteConn(sqlite_connect(self.path, synchronous=self.synchronous))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            writer = sqlite_connect(self.path, synchronous=self.synchronous)
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise Unavailable(
+                f"cannot open the SQLite database {self.path}: {reason}; "
+                "point --data-dir or --database-url at a folder this user can write"
+            ) from None
+        self._writer = SqliteConn(writer)
         self._writer.raw.execute("PRAGMA wal_autocheckpoint = 0")
         self._reader = SqliteConn(
             sqlite_connect(self.path, synchronous=self.synchronous, readonly=True)
@@ -255,6 +264,19 @@ class SqliteDatabase(Database):
 
 
 # --- PostgreSQL -------------------------------------------------------------
+
+_PG_CONNECT_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _unreachable(dsn: str, exc: BaseException) -> str:
+    """One line on why PostgreSQL refused the first connection, and what to check."""
+    where = redact_url(dsn)
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        name = dsn.rsplit("/", 1)[-1].split("?", 1)[0]
+        return f"{exc} at {where}; create it (createdb {name}) or fix --database-url"
+    reason = str(exc) or type(exc).__name__
+    return f"cannot reach the database at {where}: {reason}; check --database-url"
+
 
 _PARAM = re.compile(r"(?<!:):([A-Za-z_]\w*)")
 
@@ -347,10 +369,12 @@ class PostgresDatabase(Database):
         self._all_writers: list[Any] = []
 
     async def open(self) -> None:
-
-        self.pool = await asyncpg.create_pool(
-            self.dsn, min_size=1, max_size=self.pool_size, init=_init_pg_connection
-        )
+        try:
+            self.pool = await asyncpg.create_pool(
+                self.dsn, min_size=1, max_size=self.pool_size, init=_init_pg_connection
+            )
+        except _PG_CONNECT_ERRORS as exc:
+            raise Unavailable(_unreachable(self.dsn, exc)) from None
         for _ in range(self.write_depth):
             self._writers.put_nowait(await self._fresh_writer())
 
