@@ -164,9 +164,7 @@ def test_data_dir_under_a_file(tmp_path: Path) -> None:
 def test_bad_log_level(tmp_path: Path) -> None:
     result = run_cli(*serve(tmp_path / "data", "--log-level", "LOUD"), cwd=tmp_path)
     assert_one_line(result, 2, "--log-level", "'DEBUG'", "not 'LOUD'")
-    from_env = run_cli(
-        *serve(tmp_path / "data"), cwd=tmp_path, env=environment(log_level="LOUD")
-    )
+    from_env = run_cli(*serve(tmp_path / "data"), cwd=tmp_path, env=environment(log_level="LOUD"))
     assert_one_line(from_env, 2, "SESSIONHUB_LOG_LEVEL", "not 'LOUD'")
     assert not (tmp_path / "data").exists()
 
@@ -206,9 +204,9 @@ def test_second_server_on_a_sqlite_data_dir(
 
 
 def test_data_dir_lock_is_one_holder_at_a_time(tmp_path: Path) -> None:
-    with data_dir_lock(tmp_path), pytest.raises(Conflict, match=f"pid {os.getpid()}"):
-        with data_dir_lock(tmp_path):
-            pass
+    held = pytest.raises(Conflict, match=f"pid {os.getpid()}")
+    with data_dir_lock(tmp_path), held, data_dir_lock(tmp_path):
+        pass
 
 
 @needs_postgres
@@ -231,7 +229,9 @@ def test_admin_cli_refuses_a_database_it_was_not_pointed_at(
 ) -> None:
     result = run_cli(*command, cwd=tmp_path)
     default = tmp_path / ".sessionhub" / "sessionhub.db"
-    assert_one_line(result, 1, f"no sessionhub database at {default}", "--data-dir", "--database-url")
+    assert_one_line(
+        result, 1, f"no sessionhub database at {default}", "--data-dir", "--database-url"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
