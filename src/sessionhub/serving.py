@@ -94,7 +94,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
             ) from None
         reason = exc.strerror or str(exc)
         raise Unavailable(f"cannot listen on {host}:{port}: {reason}; check --host") from None
-    sock.set_inheritable(True)
     return sock
 
 
@@ -196,6 +195,7 @@ def app_from_environment() -> FastAPI:
 
 def run_workers(settings: Settings, sock: socket.socket) -> None:
     export_settings(settings)
+    sock.set_inheritable(True)  # the workers serve the parent's socket
     config = uvicorn.Config(
         "sessionhub.serving:app_from_environment", factory=True, workers=settings.workers,
         host=settings.host, port=settings.port, **uvicorn_options(),

@@ -37,7 +37,7 @@ def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
     the default (``.sessionhub`` here) names nothing, and opening it would create an
     empty database the server never reads: refuse and say how to point at the real one.
     """
-    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    settings = load_settings(REFUSED, data_dir=data_dir, database_url=database_url)
     pointed = {"data_dir", "database_url"} & settings.model_fields_set
     default_db = settings.data_dir / "sessionhub.db"
     if not pointed and not default_db.exists():

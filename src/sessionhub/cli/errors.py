@@ -1,7 +1,8 @@
 """How a command ends on a mistake: one line on stderr that says what to do, a non-zero exit.
 
-Exit 2 is a mistake in what was asked (a setting, a flag); exit 1 is the world
-refusing it (a port in use, a database out of reach, a locked data dir).
+For ``serve``, exit 2 is a mistake in what was asked (a setting, a flag) and exit 1
+the world refusing it (a port in use, a database out of reach, a locked data dir);
+the admin commands (``db``, ``keys``, ``machines``) end every error with exit 1.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ def fail(message: str, code: int = REFUSED) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_settings(**flags: Any) -> Settings:
-    """Environment first, flags (when given) over it; a bad value is one line, exit 2."""
+def load_settings(invalid: int = USAGE, **flags: Any) -> Settings:
+    """Environment first, flags (when given) over it; a bad value is one line, exit ``invalid``."""
     given = {k: v for k, v in flags.items() if v is not None and v is not False}
     try:
         return Settings(**given)
     except ValidationError as exc:
-        fail(settings_error(exc), USAGE)
+        fail(settings_error(exc), invalid)
 
 
 @contextmanager
