@@ -1,9 +1,16 @@
-"""Running the server as a process: one or several uvicorn workers.
+"""Running the server as a process: start-up checks, then one or several uvicorn workers.
+
+Every mistake a start can make is found before anything is created or printed:
+settings first, then the data dir (without creating it), then the port (bound
+here and handed to uvicorn), then the SQLite data dir's lock, then the database
+(opened once to migrate and bootstrap). Each ends as a domain error the CLI prints
+as one line.
 
 On PostgreSQL any number of processes share the database (streams, cancels and
 single flight go through it), so ``--workers N`` runs N processes on one port;
 migrations and the first admin key happen once, in the parent, before they start.
-SQLite has one writer per file and an in-process bus, so it runs one process.
+SQLite has one writer per file and an in-process bus, so it runs one process, and
+one server per data dir.
 """
 
 from __future__ import annotations

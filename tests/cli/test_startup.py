@@ -152,6 +152,8 @@ def test_data_dir_not_writable(shared_folder: Path) -> None:
     data = shared_folder / "data"
     result = run_cli(*serve(data), cwd=shared_folder, **run)
     assert_one_line(result, 1, f"data dir {data} is not writable", "--data-dir")
+    admin = run_cli("keys", "list", "--data-dir", str(data), cwd=shared_folder, **run)
+    assert_one_line(admin, 1, "cannot open the SQLite database", "Permission denied")
     assert list(shared_folder.iterdir()) == []
 
 
