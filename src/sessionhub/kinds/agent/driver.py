@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sessionhub.config import Settings
 from sessionhub.core.ports import Capability, Driver, Host, RunContext
-from sessionhub.domain.models import Session
+from sessionhub.domain.models import Event, Session
 from sessionhub.kinds.agent import rules
 from sessionhub.kinds.agent.loop import Agent, TurnOptions
 
@@ -44,5 +45,9 @@ class AgentDriver(Driver):
                               plan_mode=turn.plan_mode)  # fmt: skip
         await agent.turn(turn.text, options)
 
-    async def message_event(self, session: Session, index: int) -> str:
+    async def message_event(self, session: Session, index: int) -> str | None:
         return rules.event_at_message(await self.host.all_events(session), index)
+
+    def fork_payloads(self, copied: Sequence[Event]) -> Mapping[int, dict[str, Any]]:
+        """A fork's messages are new messages: new ids, references following them."""
+        return rules.renumbered_messages(copied)
