@@ -289,6 +289,10 @@ def test_rewind_with_media_cleanup_fork_and_history(harness: Harness) -> None:
         assert forked["parentSessionId"] == session_id
         kept = http.get(f"/api/sessions/{forked['id']}/messages").json()
         assert [m["userInput"] for m in kept] == ["one", "first answer"]
+        assert {m["sessionId"] for m in kept} == {forked["id"]}
+        assert not {m["id"] for m in kept} & {m["id"] for m in messages}  # new ids
+        again = http.post(f"/api/sessions/{forked['id']}/rewind", json={"messageId": kept[0]["id"]})
+        assert again.status_code == 200 and again.json()["userMessageCount"] == 1
         named = http.post(f"/api/sessions/{session_id}/fork", json={"messageIndex": 0,
                                                                      "title": "Mine"}).json()  # fmt: skip
         assert named["title"] == "Mine" and named["userMessageCount"] == 1

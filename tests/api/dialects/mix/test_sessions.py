@@ -148,3 +148,17 @@ def test_files(harness: Harness) -> None:
     with httpx.Client(headers={"Authorization": f"Bearer {harness.key}"}) as http:
         native = http.get(f"{harness.server.url}/v1/sessions/{out['session']}/files").json()
         assert [f["path"] for f in native["items"]] == ["escape.txt"]
+
+
+def test_legacy_fork_of_a_session_without_messages_is_empty(harness: Harness) -> None:
+    """Mix's ``messageIndex: 0`` on a new session: a 201 and a fork with no messages."""
+    made = harness.run("sessions")["created"]  # made through the SDK, no messages
+    auth = {"Authorization": f"Bearer {harness.key}"}
+    with httpx.Client(base_url=harness.url, headers=auth) as http:
+        fork = http.post(f"/api/sessions/{made['id']}/fork", json={"messageIndex": 0})
+        assert fork.status_code == 201, fork.text
+        forked = fork.json()
+        assert forked["parentSessionId"] == made["id"] and forked["userMessageCount"] == 0
+        assert http.get(f"/api/sessions/{forked['id']}/messages").json() == []
+        past = http.post(f"/api/sessions/{made['id']}/fork", json={"messageIndex": 1})
+        assert past.status_code == 400 and past.json()["error"]["type"] == "validation_error"
