@@ -18,8 +18,8 @@ A model reply reaches a connection one of two ways, never both: live, frame by
 frame, or whole, expanded from its stored ``mix.reply`` event (when the
 connection misses one of its frames, replays with ``Last-Event-ID``, or is served
 by another process). A reply seen live is acknowledged with a heartbeat carrying
-the stored event's id. A whole reply's frames are ``<seq before>.<i>``, its last
-``<seq>``.
+the stored event's id. A whole reply's frames number on from what the client has
+of it (``<seq before>.<n>``); its last one is ``<seq>``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from sessionhub.core.service import Followed
 from sessionhub.domain.models import Event, Session
 from sessionhub.kinds.agent import transcript
 from sessionhub.kinds.agent.driver import AgentDriver
+from sessionhub.kinds.agent.live import LiveReplies
 
 router = APIRouter()
 EVENT_ID = re.compile(r"([0-9]+)(?:\.([0-9]{1,9}))?")
@@ -164,14 +165,16 @@ class Merge:
             self.position = Position(event.seq)
             yield heartbeat(self.position)
         else:
-            yield from self.whole(event, replayed=view.shown > 0)
+            yield from self.whole(event, seen=view.shown)
 
-    def whole(self, event: Event, *, replayed: bool) -> Iterator[ServerSentEvent]:
-        """The stored reply, one frame of each kind; marked when the client saw part of it."""
+    def whole(self, event: Event, *, seen: int) -> Iterator[ServerSentEvent]:
+        """The stored reply, one frame of each kind, numbered on from the ``seen`` frames
+        the client has of it (and then marked, so it can replace them); the last frame
+        has the stored event's id."""
         parts = list(reply_frames(event.payload))
         for i, (name, data) in enumerate(parts, 1):
-            at = Position(event.seq) if i == len(parts) else Position(self.after, i)
-            yield self.send(at, name, {**data, "replayed": True} if replayed else data)
+            at = Position(event.seq) if i == len(parts) else Position(self.after, seen + i)
+            yield self.send(at, name, {**data, "replayed": True} if seen else data)
         self.after = event.seq
 
     def flush(self) -> Iterator[ServerSentEvent]:
@@ -207,7 +210,7 @@ def start_position(session: Session, last_event_id: str | None) -> Position:
 
 
 async def frames(
-    caller: Caller, session_id: str, start: Position
+    caller: Caller, session_id: str, start: Position, replies: LiveReplies
 ) -> AsyncIterator[ServerSentEvent]:
     """``connected`` once subscribed, then stored events after ``start`` merged with
     live replies, and a heartbeat whenever the session stays quiet for a while."""
@@ -221,8 +224,7 @@ async def frames(
         yield frame(start, "connected", {"sessionId": session_id})
         # the reply in progress so far; what the bus brings from here on repeats some
         # of it, and each frame is shown once by its number
-        drivers = caller.service.drivers
-        merge.hold(drivers.get_as(KIND, AgentDriver).replies.frames(session_id))
+        merge.hold(replies.frames(session_id))
         for sse in merge.take(first):
             yield sse
         async for item in followed:
@@ -240,6 +242,7 @@ async def stream_events(
         raise MixError("sessionId is required")
     session = await load_session(caller, session_id)
     start = start_position(session, last_event_id)
+    replies = caller.service.drivers.get_as(KIND, AgentDriver).replies
     return EventSourceResponse(
-        frames(caller, session_id, start), headers={"Cache-Control": "no-cache"}
+        frames(caller, session_id, start, replies), headers={"Cache-Control": "no-cache"}
     )
