@@ -123,10 +123,18 @@ class Driver(abc.ABC):
         keep attributes and create child sessions) and reap what a crash left behind.
         """
 
-    async def message_event(self, session: Session, index: int) -> str:
+    async def message_event(self, session: Session, index: int) -> str | None:
         """The id of the event that ends message ``index`` (from 0), so fork and rewind
-        can be addressed by message; only kinds whose rules know messages override it."""
+        can be addressed by message, or None for the end of the transcript (message 0 of
+        a session without messages); only kinds whose rules know messages override it."""
         raise Unsupported(f"{self.kind} sessions cannot be addressed by message index")
+
+    def fork_payloads(self, copied: Sequence[Event]) -> Mapping[int, dict[str, Any]]:
+        """Payloads, by seq, to store instead in a fork's copies of its source's events:
+        a kind whose payloads carry ids of their own gives the copies new ones. It runs
+        inside the fork's write transaction, so it does no I/O. The default changes
+        nothing (and the service then never reads the copies)."""
+        return {}
 
     async def before_run(self, session: Session, input: dict[str, Any]) -> None:
         """Refuse a run before it is recorded (limits, bad input); raise a domain error."""

@@ -38,7 +38,7 @@ from sessionhub.domain.models import (
     SessionUpdate,
 )
 from sessionhub.files import SessionFiles
-from sessionhub.store.base import Created, SessionStore
+from sessionhub.store.base import Created, PayloadRewrite, SessionStore
 
 log = logging.getLogger(__name__)
 FOLLOW_PAGE = 500  # events per read while a follower catches up
@@ -222,8 +222,9 @@ class SessionService:
         )
         at = await self._event_named(source, driver, request.at_event_id, request.message_index)
         fork = await self.store.fork_session(
-            workspace_id=workspace_id, session_id=session_id, at_event_id=at, spec=spec
-        )
+            workspace_id=workspace_id, session_id=session_id, at_event_id=at, spec=spec,
+            rewrite=_fork_rewrite(driver),
+        )  # fmt: skip
         try:
             await self.files.copy(workspace_id, session_id, fork.id)
             await driver.on_fork(source, fork)
@@ -248,8 +249,10 @@ class SessionService:
         session = await self.get(workspace_id, session_id)
         driver = self._driver(session, Capability.rewind)
         to = await self._event_named(session, driver, request.to_event_id, request.message_index)
-        if to is None:
+        if to is None and request.message_index is None:
             raise Invalid("give to_event_id or message_index: the event to rewind to")
+        if to is None:  # the end of a transcript without messages: nothing to drop
+            return RewindResult(session=session, deleted_events=0, deleted_files=[])
         rewound = await self.store.rewind_session(
             workspace_id=workspace_id, session_id=session_id, to_event_id=to
         )
@@ -360,3 +363,11 @@ class SessionService:
             more = page.next_cursor is not None
         if listener.pending:
             yield listener.batch()
+
+
+def _fork_rewrite(driver: Driver) -> PayloadRewrite | None:
+    """The kind's ``fork_payloads`` when it overrides the default, else None: the store
+    then copies the events without reading them."""
+    if type(driver).fork_payloads is Driver.fork_payloads:
+        return None
+    return driver.fork_payloads

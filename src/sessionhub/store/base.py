@@ -9,7 +9,7 @@ errors from ``sessionhub.domain.errors``.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,8 @@ from sessionhub.domain.models import (
 
 Listener = Callable[[str, str, int], None]
 """Called with (topic, session_id, seq) after a committed change."""
+PayloadRewrite = Callable[[Sequence[Event]], Mapping[int, dict[str, Any]]]
+"""Given a fork's copied events, the payloads (by seq) they get instead."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,11 @@ class SessionStore(abc.ABC):
         session_id: str,
         at_event_id: str | None,
         spec: SessionCreate,
-    ) -> Session: ...
+        rewrite: PayloadRewrite | None = None,
+    ) -> Session:
+        """A new session with copies of the source's events up to ``at_event_id`` (all
+        without it); ``rewrite`` gives, by seq, payloads the copies get instead, within
+        the same transaction."""
 
     @abc.abstractmethod
     async def rewind_session(

@@ -43,6 +43,33 @@ async def test_fork_after_a_message_keeps_its_tool_calls_and_results(
     assert last.json()["totals"]["events"] == len(TRANSCRIPT)
 
 
+async def test_a_forks_messages_get_new_ids(client: httpx.AsyncClient) -> None:
+    sid, _ = await agent_session(client)
+    fork = (await client.post(f"/v1/sessions/{sid}/fork", json={})).json()
+    source = (await client.get(f"/v1/sessions/{sid}/events")).json()["items"]
+    copied = (await client.get(f"/v1/sessions/{fork['id']}/events")).json()["items"]
+    assert [e["payload"].get("content") for e in copied] == [
+        e["payload"].get("content") for e in source
+    ]
+    ids = [e["payload"]["id"] for e in copied if e["type"] == "message"]
+    assert len(set(ids)) == 5 and not set(ids) & {"u1", "a1", "a2", "u2", "a3"}
+    call, result = copied[2]["payload"], copied[3]["payload"]
+    assert call["messageId"] == result["messageId"] == ids[1]  # still the reply's
+    assert call["id"] == result["toolCallId"] == "c1"
+    again = (await client.get(f"/v1/sessions/{sid}/events")).json()["items"]
+    assert again == source  # the source keeps its ids
+
+
+async def test_message_zero_of_an_empty_agent_session(client: httpx.AsyncClient) -> None:
+    sid = (await client.post("/v1/sessions", json={"kind": "agent"})).json()["id"]
+    forked = await client.post(f"/v1/sessions/{sid}/fork", json={"message_index": 0})
+    assert forked.status_code == 201, forked.text
+    assert forked.json()["totals"]["events"] == 0 and forked.json()["forked_from"] == sid
+    rewound = await client.post(f"/v1/sessions/{sid}/rewind", json={"message_index": 0})
+    assert rewound.status_code == 200, rewound.text
+    assert rewound.json()["deleted_events"] == 0
+
+
 async def test_rewind_to_a_message(client: httpx.AsyncClient) -> None:
     sid, ids = await agent_session(client)
     rewound = await client.post(f"/v1/sessions/{sid}/rewind", json={"message_index": 2})

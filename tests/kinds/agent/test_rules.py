@@ -123,3 +123,36 @@ def test_a_fork_is_a_main_session_with_the_default_prompt() -> None:
     assert rules.fork_attributes().stored() == {
         "sessionType": "main", "promptMode": "default", "customSystemPrompt": "",
     }  # fmt: skip
+
+
+def test_message_zero_of_a_transcript_without_messages_is_its_end() -> None:
+    assert rules.event_at_message([], 0) is None
+    with pytest.raises(rules.InvalidField, match="the session has 0 messages"):
+        rules.event_at_message([], 1)
+
+
+def test_a_forks_messages_get_new_ids_and_references_follow_them() -> None:
+    log = events()
+    changed = rules.renumbered_messages(log)
+    assert sorted(changed) == [1, 2, 3, 4, 5, 6, 7]  # every event names a message
+    new = {e.payload["id"]: changed[e.seq]["id"] for e in log if e.type == "message"}
+    assert len(set(new.values())) == 5 and not set(new) & set(new.values())
+    assert changed[3] == {"id": "c1", "name": "Bash", "messageId": new["a1"]}  # call id stays
+    assert changed[4]["toolCallId"] == "c1" and changed[4]["messageId"] == new["a1"]
+    assert changed[2]["toolCalls"] == [{"id": "c1", "name": "Bash"}]
+    assert log[0].payload["id"] == "u1"  # the source's events are not changed
+
+
+def test_stream_records_follow_their_messages_and_other_ids_stay() -> None:
+    now = datetime.now(UTC)
+    log = [
+        Event(id="e1", session_id="s", seq=1, type="message", role=Role.assistant,
+              payload={"id": "m1", "content": "hi"}, created_at=now),
+        Event(id="e2", session_id="s", seq=2, type="mix.reply",
+              payload={"assistantMessageId": "m1", "content": "hi"}, created_at=now),
+        Event(id="e3", session_id="s", seq=3, type="mix.permission",
+              payload={"id": "m1", "messageId": "elsewhere"}, created_at=now),
+    ]  # fmt: skip
+    changed = rules.renumbered_messages(log)
+    assert changed[2]["assistantMessageId"] == changed[1]["id"] != "m1"
+    assert 3 not in changed  # only a message's own ``id`` is a message id

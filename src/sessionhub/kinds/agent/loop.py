@@ -24,6 +24,7 @@ from sessionhub.domain.models import Event, EventCreate, Role, Session, SessionC
 from sessionhub.kinds.agent import prompt, toolbox, tools, transcript
 from sessionhub.kinds.agent.callbacks import run_callbacks
 from sessionhub.kinds.agent.history import openai_messages
+from sessionhub.kinds.agent.live import LiveReplies
 from sessionhub.kinds.agent.provider import Call, Reply, Request, ask, describe
 
 Append = Callable[[Sequence[EventCreate]], Awaitable[list[Event]]]
@@ -59,7 +60,9 @@ class Agent:
     stream: Append
     parent_call: str | None = None
     stream_session: str = ""  # whose stream shows this agent's frames (a subagent's parent)
+    replies: LiveReplies = field(default_factory=LiveReplies)  # the driver's, for reconnects
     live_reply: str = ""  # the reply whose live frames have started
+    live_frames: int = 0  # how many of its frames were published
     pending: list[Call] = field(default_factory=list)
     partial: Reply | None = None  # the reply still arriving
     unsaved: Reply | None = None  # a finished reply whose message is not yet recorded
@@ -88,10 +91,14 @@ class Agent:
             await self.stream([stream_event(name, data)])
 
     def publish(self, name: str, data: dict[str, Any]) -> None:
-        """A reply's frame as it arrives: to live listeners only (``reply_done`` stores it)."""
+        """A reply's frame as it arrives, numbered in its reply: to live listeners and
+        the kept frames of the reply in progress (``reply_done`` stores it whole)."""
         reply = str(data.get("assistantMessageId", ""))
-        first, self.live_reply = reply != self.live_reply, reply
-        message = {"frame": name, "data": data, "reply": reply, "first": first}
+        if reply != self.live_reply:
+            self.live_reply, self.live_frames = reply, 0
+        self.live_frames += 1
+        message = {"frame": name, "data": data, "reply": reply, "n": self.live_frames}
+        self.replies.add(self.stream_session, message)
         self.host.publish(self.stream_session, message)
 
     async def reply_done(self, reply: Reply) -> None:
@@ -104,7 +111,10 @@ class Agent:
         }  # fmt: skip
         if self.parent_call is not None:
             data["parentToolCallId"] = self.parent_call
-        await self.stream([EventCreate(type=transcript.REPLY, payload=without_nul(data))])
+        try:
+            await self.stream([EventCreate(type=transcript.REPLY, payload=without_nul(data))])
+        finally:
+            self.replies.end(self.stream_session, reply.id)
 
     async def turn(self, text: str, options: TurnOptions) -> str:
         """Run the turn; the final answer is returned (and ends the stream's turn)."""
@@ -284,8 +294,8 @@ class Agent:
         async def record(events: Sequence[EventCreate]) -> list[Event]:
             return await self.host.append(child, events)
 
-        sub = Agent(self.settings, self.host, child, record, self.stream, parent_call=call_id,
-                    stream_session=self.stream_session)  # fmt: skip
+        sub = Agent(self.settings, self.host, child, record, self.stream, replies=self.replies,
+                    parent_call=call_id, stream_session=self.stream_session)  # fmt: skip
         answer = await sub.turn(text, TurnOptions())
         child = await self.host.get(child)
         return answer, child.totals.cost

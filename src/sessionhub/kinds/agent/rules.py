@@ -8,6 +8,7 @@ they are; a rule about one input field raises ``InvalidField`` naming it.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -238,17 +239,59 @@ def message_end(events: Sequence[Event], position: int) -> str | None:
     return events[following[0] - 1].id
 
 
-def event_at_message(events: Sequence[Event], index: int) -> str:
+def event_at_message(events: Sequence[Event], index: int) -> str | None:
     """The event that ends message number ``index`` (from 0): a fork or rewind there keeps
-    messages 0..index with what belongs to them."""
+    messages 0..index with what belongs to them. Message 0 of a session without messages
+    is its end (None): a fork there is empty of messages, as Mix's ``messageIndex: 0``."""
     if index < 0:
         raise InvalidField("message_index", "must be a non-negative integer")
     positions = message_positions(events)
+    if index == 0 and not positions:
+        return None
     if index >= len(positions):
         raise InvalidField(
             "message_index", f"out of range: the session has {len(positions)} messages"
         )
     return message_end(events, positions[index]) or events[-1].id
+
+
+# ids of a fork's copies
+MESSAGE_ID_KEYS = ("messageId", "assistantMessageId")
+
+
+def renumbered_messages(events: Sequence[Event]) -> dict[int, dict[str, Any]]:
+    """New payloads, by seq, that give a fork's copied messages new ids (as Mix's fork).
+
+    A message's id is its payload's ``id``; the other events name it in ``messageId``
+    (tool calls and results, callback results, ``complete``, ``user_message_created``)
+    or ``assistantMessageId`` (a stored reply), and each such reference follows it.
+    Tool call ids stay: they are the model's, and results keep naming their calls.
+    """
+    new_ids = {
+        str(e.payload["id"]): new_message_id()
+        for e in events
+        if e.type == transcript.MESSAGE and e.payload.get("id")
+    }
+    changed: dict[int, dict[str, Any]] = {}
+    for event in events:
+        payload = renamed(event, new_ids)
+        if payload != event.payload:
+            changed[event.seq] = payload
+    return changed
+
+
+def renamed(event: Event, new_ids: Mapping[str, str]) -> dict[str, Any]:
+    keys = (*MESSAGE_ID_KEYS, "id") if event.type == transcript.MESSAGE else MESSAGE_ID_KEYS
+    payload = dict(event.payload)
+    for key in keys:
+        value = payload.get(key)
+        if isinstance(value, str) and value in new_ids:
+            payload[key] = new_ids[value]
+    return payload
+
+
+def new_message_id() -> str:
+    return str(uuid.uuid4())
 
 
 def fork_attributes() -> AgentAttributes:

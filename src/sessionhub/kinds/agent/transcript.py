@@ -9,8 +9,9 @@
 * ``mix.<event>``: one frame of the live stream (Mix's 16 SSE event names), kept so
   a reconnecting client can replay what it missed — except the frames of a model
   reply while it arrives (``LIVE``: thinking, content and tool-call deltas), which
-  go to the event bus only (``{"frame", "data", "reply", "first"}``), and are
-  stored once the reply ends as one
+  go to the event bus only (``{"frame", "data", "reply", "n"}``, ``n`` the frame's
+  number in its reply, from 1; ``live.py`` keeps the reply's frames so far for
+  clients that reconnect), and are stored once the reply ends as one
 * ``mix.reply``: ``{assistantMessageId, reasoning, content, toolCalls: [{id, name,
   input}], parentToolCallId?}`` — the whole reply, which the stream expands into
   one frame of each kind for a client that did not see it live.

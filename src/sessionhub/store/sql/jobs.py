@@ -14,7 +14,7 @@ import orjson
 
 from sessionhub.domain.errors import AlreadyExists, Conflict, NotFound, SeqMismatch
 from sessionhub.domain.models import Event, EventCreate, SessionCreate, SessionUpdate
-from sessionhub.store.base import Created, Rewound
+from sessionhub.store.base import Created, PayloadRewrite, Rewound
 from sessionhub.store.sql.db import Conn, Row, format_ts, json_text
 from sessionhub.store.sql.pg_append import AppendPlan, append_in_one_statement, fits_one_statement
 from sessionhub.store.sql.rows import (
@@ -476,6 +476,7 @@ class ForkSession(WriteJob[Created]):
     session_id: str
     at_event_id: str | None
     spec: SessionCreate
+    rewrite: PayloadRewrite | None = None
     _new_id: str = field(default_factory=new_id)
 
     async def run(self, conn: Conn, notices: list[Notice]) -> Created:
@@ -495,8 +496,24 @@ class ForkSession(WriteJob[Created]):
             "FROM events WHERE session_id = :old AND seq <= :cut ORDER BY seq",
             {"new": self._new_id, "old": self.session_id, "cut": cut},
         )
+        if self.rewrite is not None:
+            await rewrite_payloads(conn, self._new_id, self.rewrite)
         await recount(conn, self._new_id)
         return Created(session_from_row(await reread(conn, self._new_id)))
+
+
+async def rewrite_payloads(conn: Conn, session_id: str, rewrite: PayloadRewrite) -> None:
+    """Store the payloads ``rewrite`` gives for the session's events, by seq."""
+    rows = await conn.fetch(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE session_id = :sid ORDER BY seq",
+        {"sid": session_id},
+    )
+    changed = rewrite([event_from_row(r) for r in rows])
+    if changed:
+        await conn.executemany(
+            "UPDATE events SET payload = :payload WHERE session_id = :sid AND seq = :seq",
+            [{"payload": p, "sid": session_id, "seq": seq} for seq, p in changed.items()],
+        )
 
 
 async def event_seq(conn: Conn, session_id: str, event_id: str) -> int:

@@ -27,7 +27,14 @@ from sessionhub.domain.models import (
     Workspace,
 )
 from sessionhub.store import migrations
-from sessionhub.store.base import Created, Listener, NewKey, Rewound, SessionStore
+from sessionhub.store.base import (
+    Created,
+    Listener,
+    NewKey,
+    PayloadRewrite,
+    Rewound,
+    SessionStore,
+)
 from sessionhub.store.sql import conditions, jobs, jobs_admin, jobs_machines
 from sessionhub.store.sql.db import Conn, Database, PostgresDatabase, SqliteDatabase
 from sessionhub.store.sql.rows import (
@@ -356,8 +363,9 @@ class SqlSessionStore(SessionStore):
         session_id: str,
         at_event_id: str | None,
         spec: SessionCreate,
+        rewrite: PayloadRewrite | None = None,
     ) -> Session:
-        job = jobs.ForkSession(workspace_id, session_id, at_event_id, spec)
+        job = jobs.ForkSession(workspace_id, session_id, at_event_id, spec, rewrite)
         return (await self.writer.submit(job)).session
 
     async def rewind_session(

@@ -350,6 +350,38 @@ def scenario_replay(sdk: Mix) -> dict[str, Any]:
     return {"frames": box}
 
 
+def read_until(sdk: Mix, session_id: str, last: str | None, frames: int, box: list[Any]) -> None:
+    """Read the stream into ``box`` until it holds ``frames`` content frames or the turn's
+    end, then hang up (a client that drops mid-reply)."""
+    res = sdk.streaming.stream_events(session_id=session_id, last_event_id=last)
+    for ev in res.result:
+        data = ev.data.model_dump(mode="json", by_alias=True, exclude_none=True)
+        box.append({"event": ev.event, "id": ev.id, "data": data})
+        if sum(f["event"] == "content" for f in box) >= frames:
+            break
+        if ev.event in ("complete", "error"):
+            break
+    res.result.response.close()
+
+
+def scenario_resume(sdk: Mix) -> dict[str, Any]:
+    """A reader drops after ``frames`` content frames of a reply; it reconnects with the
+    last id it saw while the reply still arrives, and once more after it was stored."""
+    s = sdk.sessions.create(title="resume", browser_mode="local-browser-service")
+    first: list[Any] = []
+    reader = threading.Thread(target=read_until, args=(sdk, s.id, None, ARGS["frames"], first))
+    reader.start()
+    time.sleep(0.5)
+    sdk.messages.send(id=s.id, text="go")
+    reader.join(timeout=60)
+    last = first[-1]["id"]
+    rest: list[Any] = []
+    read_until(sdk, s.id, last, 10**6, rest)
+    again: list[Any] = []
+    read_until(sdk, s.id, last, 10**6, again)
+    return {"session": s.id, "first": first, "rest": rest, "again": again}
+
+
 def scenario_rewind(sdk: Mix) -> dict[str, Any]:
     sid, keep = ARGS["session"], ARGS["message"]
     rewound = sdk.sessions.rewind_session(id=sid, message_id=keep, cleanup_media=True)

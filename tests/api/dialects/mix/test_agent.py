@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def test_turn_with_two_tools_and_a_callback(harness: Harness, agent_stream: bool
     # from the middle: exactly what followed the frame whose id the client gives back
     middle = next(f for f in out["replay"] if f.get("event") == "tool_execution_start")
     resumed = harness.run("replay", session=out["session"]["id"], last=middle["id"])["frames"]
-    after = [f for f in out["replay"] if int(f["id"]) > int(middle["id"])]
+    after = [f for f in out["replay"] if position(f["id"]) > position(middle["id"])]
     assert reduced(resumed)[1:] == reduced(after) and names(resumed)[-1] == "complete"
     raw_frames(harness, out["session"]["id"])
     system = harness.llm.requests[0]["messages"][0]
@@ -111,6 +112,12 @@ EVENTS = {"connected", "heartbeat", "error", "complete", "thinking", "content", 
           "user_message_created", "session_created", "session_deleted"}  # fmt: skip
 
 
+def position(frame_id: str) -> tuple[int, int]:
+    """A frame id as the position it names: ``<seq>`` or ``<seq>.<n>``."""
+    seq, _, n = frame_id.partition(".")
+    return int(seq), int(n or 0)
+
+
 def raw_frames(harness: Harness, session_id: str) -> None:
     """On the wire, every frame has its own ``id:``, an ``event:`` of Mix's 16 and a JSON
     object as ``data:``; an idle stream sends heartbeats (bounded read: 20 s)."""
@@ -131,10 +138,11 @@ def raw_frames(harness: Harness, session_id: str) -> None:
             if frames[-1].get("event") == "heartbeat" and "complete" in names(frames):
                 break
     for f in frames:
-        assert f["id"].isdigit() and f["event"] in EVENTS, f
+        assert re.fullmatch(r"[0-9]+(\.[0-9]+)?", f["id"]) and f["event"] in EVENTS, f
         data = json.loads(f["data"])
         assert isinstance(data, dict) and (f["event"] == "connected" or data["type"]), f
-    assert [int(f["id"]) for f in frames] == sorted(int(f["id"]) for f in frames)
+    positions = [position(f["id"]) for f in frames]
+    assert positions == sorted(positions)
 
 
 SLOW = [{"content": "slow", "delay": 30}, {"content": "after the cancel"}]
@@ -163,7 +171,8 @@ def test_cancel_while_the_streamed_request_is_in_flight(harness: Harness) -> Non
     out = harness.run("turn", text="take your time", second_text="again",
                       cancel={"event": "content"}, late_reader=True)  # fmt: skip
     cancelled_last(out["frames"])
-    # the reader that saw the reply start got it live; the one that joined mid-reply, whole
+    # the reader that saw the reply start got it live; the one that joined mid-reply too,
+    # from the frames the server keeps of the reply in progress
     assert [f["data"]["content"] for f in out["frames"] if f.get("event") == "content"] == ["slow"]
     assert [f["data"]["content"] for f in out["late"] if f.get("event") == "content"] == ["slow"]
     assert names(out["late"])[-1] == "error"
@@ -289,6 +298,10 @@ def test_rewind_with_media_cleanup_fork_and_history(harness: Harness) -> None:
         assert forked["parentSessionId"] == session_id
         kept = http.get(f"/api/sessions/{forked['id']}/messages").json()
         assert [m["userInput"] for m in kept] == ["one", "first answer"]
+        assert {m["sessionId"] for m in kept} == {forked["id"]}
+        assert not {m["id"] for m in kept} & {m["id"] for m in messages}  # new ids
+        again = http.post(f"/api/sessions/{forked['id']}/rewind", json={"messageId": kept[0]["id"]})
+        assert again.status_code == 200 and again.json()["userMessageCount"] == 1
         named = http.post(f"/api/sessions/{session_id}/fork", json={"messageIndex": 0,
                                                                      "title": "Mine"}).json()  # fmt: skip
         assert named["title"] == "Mine" and named["userMessageCount"] == 1
@@ -331,3 +344,54 @@ def test_sub_agent_and_send_message_callbacks(harness: Harness) -> None:
     final_context = harness.llm.requests[2]["messages"]
     assert [m["role"] for m in final_context[1:]] == ["user", "assistant", "tool", "user"]
     assert final_context[-1]["content"] == "now summarise"  # the excluded result stays out
+
+
+TEXT = "alpha beta gamma delta epsilon zeta"  # streamed in 5-character deltas
+STALLED = [{"content": TEXT, "delay": 3}]  # the reply stays in progress for 3 s
+
+
+def contents(frames: list[dict[str, Any]]) -> list[str]:
+    return [f["data"]["content"] for f in frames if f.get("event") == "content"]
+
+
+@pytest.mark.parametrize("script", [STALLED])
+def test_a_reconnect_mid_reply_gets_exactly_the_rest(harness: Harness) -> None:
+    out = harness.run("resume", frames=2)
+    seen, rest, again = out["first"], out["rest"], out["again"]
+    last = seen[-1]["id"]
+    assert seen[-1]["event"] == "content" and "." in last  # a live frame's own position
+    assert rest[0] == {"event": "connected", "id": last, "data": {"sessionId": out["session"]}}
+    assert "".join(contents(seen) + contents(rest)) == TEXT  # no duplicate, no gap
+    assert len(contents(seen)) == 2 and len(contents(rest)) == 5  # 7 deltas in all
+    assert [position(f["id"]) for f in rest] == sorted(position(f["id"]) for f in rest)
+    assert names(rest)[-1] == "complete" and rest[-1]["data"]["content"] == TEXT
+    # once the reply is stored its frames are gone: the reply comes whole, once
+    assert contents(again) == [TEXT] and names(again)[-1] == "complete"
+    auth = {"Authorization": f"Bearer {harness.key}", "Last-Event-ID": last}
+    replayed = read_raw(harness, out["session"], auth)
+    content = [json.loads(f["data"]) for f in replayed if f.get("event") == "content"]
+    assert content == [{"type": "content", "content": TEXT, "replayed": True,
+                        "assistantMessageId": content[0]["assistantMessageId"]}]  # fmt: skip
+    stored = [f for f in replayed if f.get("event") == "complete"]
+    fresh = read_raw(harness, out["session"], {**auth, "Last-Event-ID": stored[0]["id"]})
+    assert [f["event"] for f in fresh] == ["connected", "heartbeat"]  # nothing again
+
+
+def read_raw(harness: Harness, session_id: str, headers: dict[str, str]) -> list[dict[str, str]]:
+    """The stream's frames on the wire until the first heartbeat after ``complete`` or,
+    when nothing is left to send, the first heartbeat (bounded read: 20 s)."""
+    frames: list[dict[str, str]] = []
+    with httpx.Client(timeout=20) as http, http.stream(
+        "GET", f"{harness.url}/stream", params={"sessionId": session_id}, headers=headers
+    ) as res:  # fmt: skip
+        current: dict[str, str] = {}
+        for line in res.iter_lines():
+            if line:
+                field, _, value = line.partition(":")
+                current[field] = value.strip()
+                continue
+            frames.append(current)
+            current = {}
+            if frames[-1].get("event") == "heartbeat":
+                break
+    return frames

@@ -117,12 +117,14 @@ def test_raw_rules_the_sdk_cannot_send(harness: Harness) -> None:
         bad_mode = http.post("/api/sessions", json={"title": "t", "browserMode": "firefox"})
         assert bad_mode.status_code == 400 and "browserMode" in bad_mode.json()["error"]["message"]
         sid = older.json()["id"]
-        for last in ("9" * 5000, "0" * 30 + "1"):  # past anything sent; leading zeros
+        for last in ("9" * 5000, "0" * 30 + "1", "9" * 5000 + ".7", "0.3"):  # past anything
+            # sent; leading zeros; frames of a reply no longer there
             with http.stream("GET", "/stream", params={"sessionId": sid},
                              headers={"Last-Event-ID": last}) as res:  # fmt: skip
                 assert res.status_code == 200 and next(res.iter_lines()).startswith("id:")
-        odd = http.get("/stream", params={"sessionId": sid}, headers={"Last-Event-ID": b"\xb2"})
-        assert odd.status_code == 400 and odd.json()["error"]["type"] == "validation_error"
+        for odd_id in (b"\xb2", b"1.", b"1.x", b"1.2.3", b".1", b"1.1234567890"):
+            odd = http.get("/stream", params={"sessionId": sid}, headers={"Last-Event-ID": odd_id})
+            assert odd.status_code == 400 and odd.json()["error"]["type"] == "validation_error"
         for query in ("limit=abc&offset=-5", "limit=%2B2&offset=" + "9" * 5000, "limit=-1"):
             history = http.get(f"/api/messages/history?{query}")
             assert history.status_code == 200 and history.json() == [], query
@@ -148,3 +150,17 @@ def test_files(harness: Harness) -> None:
     with httpx.Client(headers={"Authorization": f"Bearer {harness.key}"}) as http:
         native = http.get(f"{harness.server.url}/v1/sessions/{out['session']}/files").json()
         assert [f["path"] for f in native["items"]] == ["escape.txt"]
+
+
+def test_legacy_fork_of_a_session_without_messages_is_empty(harness: Harness) -> None:
+    """Mix's ``messageIndex: 0`` on a new session: a 201 and a fork with no messages."""
+    made = harness.run("sessions")["created"]  # made through the SDK, no messages
+    auth = {"Authorization": f"Bearer {harness.key}"}
+    with httpx.Client(base_url=harness.url, headers=auth) as http:
+        fork = http.post(f"/api/sessions/{made['id']}/fork", json={"messageIndex": 0})
+        assert fork.status_code == 201, fork.text
+        forked = fork.json()
+        assert forked["parentSessionId"] == made["id"] and forked["userMessageCount"] == 0
+        assert http.get(f"/api/sessions/{forked['id']}/messages").json() == []
+        past = http.post(f"/api/sessions/{made['id']}/fork", json={"messageIndex": 1})
+        assert past.status_code == 400 and past.json()["error"]["type"] == "validation_error"
