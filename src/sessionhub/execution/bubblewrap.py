@@ -48,7 +48,7 @@ class BubblewrapSandbox(Sandbox):
 
     def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
         args = [self.bwrap, *namespaces(self.network), *system_binds(), *own_binds(spec)]
-        args += ["--chdir", str(spec.workdir), "--"]
+        args += ["--chdir", str(spec.visible_workdir), "--"]
         return Launch([*args, *argv], base_environment(spec), spec.workdir)
 
 
@@ -76,7 +76,7 @@ def system_binds() -> list[str]:
 
 
 def own_binds(spec: SandboxSpec) -> list[str]:
-    args = ["--bind", str(spec.workdir), str(spec.workdir)]
+    args = ["--bind", str(spec.workdir), str(spec.visible_workdir)]
     for path in spec.writable:
         args += ["--bind", str(path), str(path)]
     for path in spec.readable:

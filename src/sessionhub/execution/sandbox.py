@@ -54,6 +54,13 @@ class SandboxSpec:
     readable: tuple[Path, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     limits: Limits = Limits()
+    # where ``workdir`` appears inside an isolating sandbox (None: at its own path);
+    # a warm kernel started before it has a session sees its future directory there
+    workdir_inside: Path | None = None
+
+    @property
+    def visible_workdir(self) -> Path:
+        return self.workdir_inside or self.workdir
 
 
 @dataclass(frozen=True)

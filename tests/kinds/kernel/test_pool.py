@@ -52,8 +52,10 @@ def pid_of(j: Jupyter, kernel_id: str) -> int:
 
 
 def session_dir(j: Jupyter, session_id: str) -> str:
+    """The session's directory as its kernel sees it (``/session`` in the sandbox)."""
     native = j.http.get(f"{j.server.url}/v1/sessions/{session_id}").json()
-    return str(hub(j).service.files.directory(native["workspace_id"], session_id).absolute())
+    host = hub(j).service.files.directory(native["workspace_id"], session_id).absolute()
+    return str(driver(j).workdir_inside(host))
 
 
 def test_a_new_session_takes_a_warm_kernel_in_its_own_directory(pooled: Jupyter) -> None:
