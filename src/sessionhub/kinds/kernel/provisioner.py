@@ -40,8 +40,9 @@ from sessionhub.execution.sandbox import Sandbox, SandboxSpec
 
 PROVISIONER_NAME = "sessionhub-sandbox"
 SESSION_MOUNT = Path("/session")
-# A unix socket's path holds at most 107 bytes; "<kernel dir>/k-<n>" must fit.
-IPC_DIR_LIMIT = 90
+# A unix socket's path holds at most 107 bytes: "<runtime root>/kXXXXXXXX/k-<n>" must fit.
+UNIX_PATH_MAX = 107
+KERNEL_DIR_AND_SOCKET = len("/kXXXXXXXX/k-99999")
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class KernelSandbox:
         """
         self.runtime.mkdir(parents=True, exist_ok=True)
         self.runtime.chmod(0o700)
-        if len(str(self.runtime.absolute())) + 10 > IPC_DIR_LIMIT:
+        if len(str(self.runtime.absolute())) + KERNEL_DIR_AND_SOCKET > UNIX_PATH_MAX:
             return Path(tempfile.mkdtemp(prefix="sessionhub-k"))
         return Path(tempfile.mkdtemp(prefix="k", dir=self.runtime.absolute()))
 
@@ -113,17 +114,20 @@ class SandboxedProvisioner(LocalProvisioner):
         self, launch: dict[str, Any], setup: KernelSandbox, kernel_dir: Path
     ) -> dict[str, Any]:
         workdir = Path(launch["cwd"]) if launch.get("cwd") else scratch(kernel_dir)
+        env = self._kernel_env(launch["env"])
+        if setup.sandbox.isolated:
+            # In its pid namespace the kernel's parent is pid 1 (bubblewrap's init), which
+            # ipykernel would take for an orphan's; "1" tells it so (--die-with-parent
+            # ends the kernel with the server instead of ipykernel's parent poller).
+            env["JPY_PARENT_PID"] = "1"
         spec = SandboxSpec(
-            workdir=workdir, writable=(kernel_dir,), env=self._kernel_env(launch["env"]),
+            workdir=workdir, writable=(kernel_dir,), env=env,
             workdir_inside=setup.workdir_inside(workdir),
         )  # fmt: skip
         prepared = setup.sandbox.prepare(launch["cmd"], spec)
         if setup.sandbox.isolated:
             self.kernel_spec.interrupt_mode = "message"
-            # no JPY_PARENT_PID: inside its pid namespace the kernel's parent is pid 1,
-            # which ipykernel would take for an orphaned kernel (--die-with-parent
-            # ends it with the server instead)
-            launch["independent"] = True
+            launch["independent"] = True  # keeps the server's pid out of the kernel's env
         return {**launch, "cmd": prepared.argv, "env": prepared.env, "cwd": str(prepared.cwd)}
 
     def _kernel_env(self, prepared: dict[str, str]) -> dict[str, str]:
