@@ -225,6 +225,8 @@ class KernelDriver(Driver):
             pending.done.set()
         with contextlib.suppress(KeyError):
             await self.manager.shutdown_kernel(kernel_id, now=now)
+        if self.pool is not None:  # a pooled kernel that never got a session: its slot
+            await self.pool.remove_slot(kernel_id)
 
     async def interrupt(self, kernel_id: str) -> None:
         self.state(kernel_id)

@@ -172,6 +172,10 @@ class KernelPool:
     async def _shutdown(self, kernel_id: str) -> None:
         """Stop a kernel that was not handed out, and remove its slot."""
         await self.driver.shutdown(kernel_id)
+        await self.remove_slot(kernel_id)
+
+    async def remove_slot(self, kernel_id: str) -> None:
+        """The slot of a kernel that never became a session's (a handed-out one's is gone)."""
         await anyio.to_thread.run_sync(shutil.rmtree, self.slot(kernel_id), True)
 
     # filling
