@@ -93,6 +93,7 @@ class SandboxedProvisioner(LocalProvisioner):
         """
         given = kwargs.pop("sandbox", None)
         self.setup = given or self.setup or KernelSandbox.from_settings(Settings())
+        first = self.kernel_dir is None
         if self.kernel_dir is None:
             self.kernel_dir = self.setup.new_kernel_dir()
             self._use_ipc(self.kernel_dir)
@@ -100,7 +101,8 @@ class SandboxedProvisioner(LocalProvisioner):
             launch = await super().pre_launch(**kwargs)
             return self._sandboxed(launch, self.setup, self.kernel_dir)
         except BaseException:
-            self._remove_kernel_dir()
+            if first:  # (a restart's failure leaves the kernel's key to its shutdown)
+                self._remove_kernel_dir()
             raise
 
     def _use_ipc(self, kernel_dir: Path) -> None:
