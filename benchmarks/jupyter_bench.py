@@ -228,11 +228,15 @@ def server_python(args: argparse.Namespace) -> str:
 
 
 @contextlib.contextmanager
-def sessionhub(args: argparse.Namespace, work: Path, pool: int) -> Iterator[Jupyter]:
-    port, tag = free_port(), f"pool{pool}"
+def sessionhub(
+    args: argparse.Namespace, work: Path, pool: int, sandbox: str = "auto"
+) -> Iterator[Jupyter]:
+    """``sandbox`` is SESSIONHUB_SANDBOX: ``auto`` (bubblewrap where installed) or ``none``."""
+    port, tag = free_port(), f"pool{pool}-{sandbox}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONHUB_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     env["SESSIONHUB_KERNEL_POOL_SIZE"] = str(pool)
+    env["SESSIONHUB_SANDBOX"] = sandbox
     cmd = [server_python(args), "-m", "sessionhub", "serve", "--no-auth", "--host", "127.0.0.1",
            "--port", str(port), "--data-dir", str(work / f"sessionhub-{tag}"),
            "--log-level", "WARNING"]  # fmt: skip
@@ -328,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--server-python", help="Python with sessionhub's dependencies")
     p.add_argument("--out", type=Path, default=HERE / "results", help="where the JSON goes")
     p.add_argument("--keep", action="store_true", help="keep the data dirs and server logs")
+    p.add_argument("--unsandboxed-too", action="store_true",
+                   help="also run sessionhub with SESSIONHUB_SANDBOX=none (cold and pooled)")  # fmt: skip
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
     work = Path(tempfile.mkdtemp(prefix="jupyter-bench-"))
@@ -347,6 +353,14 @@ def main(argv: list[str] | None = None) -> int:
     results[f"sessionhub (pool {plan.pool_size})"] = run_target(
         "sessionhub pool", plan, lambda: sessionhub(args, work, plan.pool_size), plan.pool_size
     )
+    if args.unsandboxed_too:
+        results["sessionhub (cold, no sandbox)"] = run_target(
+            "sessionhub cold, no sandbox", plan, lambda: sessionhub(args, work, 0, "none"), 0
+        )
+        results[f"sessionhub (pool {plan.pool_size}, no sandbox)"] = run_target(
+            "sessionhub pool, no sandbox", plan,
+            lambda: sessionhub(args, work, plan.pool_size, "none"), plan.pool_size,
+        )  # fmt: skip
     print_table(results, plan.listed)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     kernel_pool_kernelspecs: str = Field(
         default="", description="Comma-separated kernelspecs to pool; empty: the default one."
     )
+    sandbox: Literal["auto", "bubblewrap", "none"] = Field(
+        default="auto",
+        description="How user code runs: bubblewrap namespaces (auto: where bwrap is "
+        "installed), or none (unsandboxed; single-user setups only).",
+    )
+    sandbox_network: bool = Field(
+        default=False,
+        description="Let sandboxed code use the host's network (trusted single-tenant setups).",
+    )
     hot_routes: bool = Field(
         default=True, description="Serve append and get through the lean Starlette routes."
     )

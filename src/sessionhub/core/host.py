@@ -10,13 +10,19 @@ from sessionhub.config import Settings
 from sessionhub.core.ports import Host, MachineProfiles
 from sessionhub.core.service import SessionService
 from sessionhub.domain.models import Event, EventCreate, Page, Session, SessionCreate
+from sessionhub.execution.sandbox import Sandbox
 
 
 class ServiceHost(Host):
     def __init__(
-        self, settings: Settings, service: SessionService, machines: MachineProfiles
+        self,
+        settings: Settings,
+        service: SessionService,
+        machines: MachineProfiles,
+        sandbox: Sandbox,
     ) -> None:
         self.settings, self._service, self.machines = settings, service, machines
+        self.sandbox = sandbox
 
     async def get(self, session: Session) -> Session:
         return await self._service.get(session.workspace_id, session.id)

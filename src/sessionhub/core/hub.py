@@ -28,6 +28,7 @@ from sessionhub.core.runs import RunSupervisor
 from sessionhub.core.service import SessionService
 from sessionhub.domain.errors import AlreadyExists, Unavailable
 from sessionhub.domain.models import Principal
+from sessionhub.execution.factory import open_sandbox
 from sessionhub.files import SessionFiles
 from sessionhub.store import migrations
 from sessionhub.store.base import SessionStore
@@ -134,7 +135,7 @@ async def open_hub(settings: Settings, extra_drivers: Sequence[Driver] = ()) -> 
     hub = Hub(settings=settings, service=service, keys=keys, machines=machines)
     hub.default_workspace_id = await bootstrap(Admin(keys, machines, store), settings)
     await store.hold_owner_lock(runs.owner)
-    await drivers.open(ServiceHost(settings, service, machines))
+    await drivers.open(ServiceHost(settings, service, machines, open_sandbox(settings)))
     await store.interrupt_orphaned_runs(owner=runs.owner)
     reaper = asyncio.create_task(reap_forever(service, settings.reaper_interval))
     try:

@@ -18,6 +18,7 @@ from sessionhub.config import Settings
 from sessionhub.domain.errors import Unsupported
 from sessionhub.domain.machines import Machine, SlotClaim
 from sessionhub.domain.models import Event, EventCreate, Page, Run, Session, SessionCreate
+from sessionhub.execution.sandbox import Sandbox
 
 
 class Capability(enum.StrEnum):
@@ -47,6 +48,7 @@ class Host(abc.ABC):
 
     settings: Settings
     machines: MachineProfiles
+    sandbox: Sandbox  # where the kind runs user code (execution/)
 
     @abc.abstractmethod
     async def get(self, session: Session) -> Session:

@@ -52,8 +52,10 @@ def pid_of(j: Jupyter, kernel_id: str) -> int:
 
 
 def session_dir(j: Jupyter, session_id: str) -> str:
+    """The session's directory as its kernel sees it (``/session`` in the sandbox)."""
     native = j.http.get(f"{j.server.url}/v1/sessions/{session_id}").json()
-    return str(hub(j).service.files.directory(native["workspace_id"], session_id).absolute())
+    host = hub(j).service.files.directory(native["workspace_id"], session_id).absolute()
+    return str(driver(j).workdir_inside(host))
 
 
 def test_a_new_session_takes_a_warm_kernel_in_its_own_directory(pooled: Jupyter) -> None:
@@ -146,3 +148,16 @@ def test_a_dead_pooled_kernel_is_skipped_and_replaced(pooled: Jupyter) -> None:
     assert wait_pool(pooled, 1) == 1
     assert dead not in pooled.kernel_pids()
     assert [k["id"] for k in pooled.http.get("api/kernels").json()] == [kid]
+
+
+def test_a_pooled_kernel_without_a_session_keeps_its_slot_until_it_stops(pooled: Jupyter) -> None:
+    assert wait_pool(pooled, 1) == 1
+    made = pooled.http.post("api/kernels", json={"name": "python3"})
+    assert made.status_code == 201
+    kid = made.json()["id"]
+    slot = driver(pooled).pool.slot(kid)
+    assert slot.is_dir()
+    assert run_cell(pooled, kid, "open('left.txt', 'w').write('x')") == "1"
+    assert (slot / "left.txt").read_text() == "x"  # its working directory is the slot
+    assert pooled.http.delete(f"api/kernels/{kid}").status_code == 204
+    assert not slot.exists()  # nothing of it stays in the data dir

@@ -32,9 +32,11 @@ from sessionhub.core.ports import Capability, Driver, Host
 from sessionhub.domain.attributes.kernel import KernelAttributes
 from sessionhub.domain.errors import Interrupted, NotFound, Unavailable
 from sessionhub.domain.models import Event, Session
+from sessionhub.execution.sandbox import SandboxUnavailable, UnavailableSandbox
 from sessionhub.kinds.kernel.cull import IdleCuller
 from sessionhub.kinds.kernel.locks import KeyedLocks
 from sessionhub.kinds.kernel.pool import KernelPool
+from sessionhub.kinds.kernel.provisioner import KernelSandbox, runtime_root
 from sessionhub.kinds.kernel.state import (
     OUTPUT_TYPES,
     UNFINISHED,
@@ -55,7 +57,7 @@ class KernelDriver(Driver):
         self.specs_manager = KernelSpecManager()
         self.manager = AsyncMultiKernelManager(
             kernel_spec_manager=self.specs_manager,
-            kernel_manager_class="jupyter_client.manager.AsyncKernelManager",
+            kernel_manager_class="sessionhub.kinds.kernel.provisioner.SandboxedKernelManager",
         )
         self.kernels: dict[str, KernelState] = {}
         self._host: Host | None = None
@@ -72,16 +74,19 @@ class KernelDriver(Driver):
         self.replay_on_restart = False
         self.started = datetime.now(UTC)
         self.pool: KernelPool | None = None
+        self._sandbox: KernelSandbox | None = None
 
     # lifecycle
     async def open(self, host: Host) -> None:
         self._host = host
         settings = host.settings
+        self._sandbox = KernelSandbox(host.sandbox, runtime_root(settings.data_dir))
         self.replay_on_restart = settings.kernel_replay_on_restart
         if settings.kernel_cull_idle_timeout > 0:
             culler = IdleCuller(self, settings.kernel_cull_idle_timeout)
             self._culler = asyncio.create_task(culler.run(settings.kernel_cull_interval))
-        self.pool = KernelPool.from_settings(self, settings)
+        if not isinstance(host.sandbox, UnavailableSandbox):  # no kernel could start
+            self.pool = KernelPool.from_settings(self, settings)
         if self.pool is not None:
             self.pool.start()
 
@@ -91,6 +96,17 @@ class KernelDriver(Driver):
         if self._host is None:
             raise Unavailable("the kernel driver is not open")
         return self._host
+
+    @property
+    def sandbox(self) -> KernelSandbox:
+        """How this server's kernels are launched (the sandbox, the kernel runtime root)."""
+        if self._sandbox is None:
+            raise Unavailable("the kernel driver is not open")
+        return self._sandbox
+
+    def workdir_inside(self, workdir: Path) -> Path:
+        """Where a kernel started in ``workdir`` sees that directory."""
+        return self.sandbox.workdir_inside(workdir)
 
     async def close(self) -> None:
         if self.pool is not None:
@@ -149,9 +165,13 @@ class KernelDriver(Driver):
                 return self.kernels[kernel_id]
             try:
                 where = {"cwd": str(cwd.absolute())} if cwd is not None else {}
-                await self.manager.start_kernel(kernel_name=name, kernel_id=kernel_id, **where)
+                await self.manager.start_kernel(
+                    kernel_name=name, kernel_id=kernel_id, sandbox=self.sandbox, **where
+                )
             except NoSuchKernel:
                 raise UnknownKernelName(name) from None
+            except SandboxUnavailable:
+                raise
             except Exception as exc:
                 raise Unavailable(f"the {name!r} kernel could not be started: {exc}") from exc
             state = KernelState(id=kernel_id, name=name, owner=owner)
@@ -205,6 +225,8 @@ class KernelDriver(Driver):
             pending.done.set()
         with contextlib.suppress(KeyError):
             await self.manager.shutdown_kernel(kernel_id, now=now)
+        if self.pool is not None:  # a pooled kernel that never got a session: its slot
+            await self.pool.remove_slot(kernel_id)
 
     async def interrupt(self, kernel_id: str) -> None:
         self.state(kernel_id)

@@ -2,12 +2,20 @@
 
 Starting ipykernel takes most of a second of CPU, so a cold session answers its first
 ``execute_request`` about a second after it was created. With ``kernel_pool_size`` > 0
-the kernel driver keeps that many kernels of each pooled kernelspec started in a
-neutral directory and already past the readiness handshake (``kernel_info`` answered,
-our iopub watcher subscribed). A new session's kernel is one taken from the pool:
-moved into the session's directory by a silent ``execute_request`` (no history, no
-execution count, nothing recorded) and handed to the workspace. A background task
-starts a replacement after every take; the server's shutdown stops the pooled kernels.
+the kernel driver keeps that many kernels of each pooled kernelspec started and
+already past the readiness handshake (``kernel_info`` answered, our iopub watcher
+subscribed). A background task starts a replacement after every take; the server's
+shutdown stops the pooled kernels.
+
+Each pooled kernel starts, sandboxed like any other, in a slot directory of its own
+(``<data_dir>/kernel-pool/<kernel id>``), bound into its sandbox as its session
+directory. Handing it to a session makes that slot *become* the session's directory:
+what the new session's directory already holds (a fork's copied files) moves into the
+slot, then the slot is renamed to the session directory's path. A bind mount and a
+working directory follow the directory itself, not its path, so the kernel inside
+now works in the session's directory, and nothing else of the host was ever visible
+to it. A silent ``execute_request`` (no history, no execution count, nothing recorded)
+then points IPython's directory history at it, and restarts launch in it.
 
 Pooled kernels are registered with the driver under the owner ``POOL_OWNER``, which is
 no workspace's id, so no workspace lists or reaches them until one is handed out.
@@ -18,11 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import uuid
 from collections import deque
 from pathlib import Path
 from typing import Any
 
+import anyio
 import zmq.asyncio
 from jupyter_client.session import Session as ZmqSession
 from prometheus_client import Gauge
@@ -129,14 +139,20 @@ class KernelPool:
             return False
         try:
             if cwd is not None:
+                slot = self.slot(kernel_id)
+                await anyio.to_thread.run_sync(become, slot, cwd.absolute())
                 await self._move(kernel_id, cwd.absolute())
         except (TimeoutError, RuntimeError, OSError, zmq.ZMQError) as exc:
             log.warning("pooled kernel %s could not be handed out: %s", kernel_id, exc)
             return False
         return True
 
+    def slot(self, kernel_id: str) -> Path:
+        """The pooled kernel's directory until it is handed out."""
+        return self.directory / kernel_id
+
     def _discard(self, kernel_id: str) -> None:
-        task = asyncio.create_task(self.driver.shutdown(kernel_id))
+        task = asyncio.create_task(self._shutdown(kernel_id))
         self._discarding.add(task)
         task.add_done_callback(self._discarding.discard)
 
@@ -151,7 +167,16 @@ class KernelPool:
         for name, queue in self.ready.items():
             queue.clear()
             self._publish(name)
-        await asyncio.gather(*(self.driver.shutdown(k) for k in kernel_ids), *self._discarding)
+        await asyncio.gather(*(self._shutdown(k) for k in kernel_ids), *self._discarding)
+
+    async def _shutdown(self, kernel_id: str) -> None:
+        """Stop a kernel that was not handed out, and remove its slot."""
+        await self.driver.shutdown(kernel_id)
+        await self.remove_slot(kernel_id)
+
+    async def remove_slot(self, kernel_id: str) -> None:
+        """The slot of a kernel that never became a session's (a handed-out one's is gone)."""
+        await anyio.to_thread.run_sync(shutil.rmtree, self.slot(kernel_id), True)
 
     # filling
     async def _run(self) -> None:
@@ -176,9 +201,11 @@ class KernelPool:
 
     async def _add(self, name: str) -> bool:
         """Start one kernel of ``name`` and wait until it is ready; False if that failed."""
+        kernel_id = str(uuid.uuid4())
+        self.slot(kernel_id).mkdir(mode=0o700)
         try:
             state = await self.driver.start(
-                name, str(uuid.uuid4()), owner=POOL_OWNER, cwd=self.directory
+                name, kernel_id, owner=POOL_OWNER, cwd=self.slot(kernel_id)
             )
         except Invalid:  # no such kernelspec
             log.error("kernel pool: no kernelspec named %r; not pooling it", name)
@@ -186,12 +213,13 @@ class KernelPool:
             return True
         except Exception:
             log.exception("kernel pool: a %r kernel did not start", name)
+            await self._shutdown(kernel_id)
             return False
         try:
             await self.driver.wait_ready(state.id, timeout=self.ready_timeout)
         except Exception:
             log.exception("kernel pool: a %r kernel did not become ready", name)
-            await self.driver.shutdown(state.id)
+            await self._shutdown(state.id)
             return False
         if name in self.ready:
             self.ready[name].append(state.id)
@@ -213,12 +241,13 @@ class KernelPool:
         return bool(await manager.is_alive())
 
     async def _move(self, kernel_id: str, cwd: Path) -> None:
-        """Change the kernel's working directory, also for its restarts."""
+        """Point the kernel at ``cwd`` (as it sees it), also for its restarts."""
+        inside = self.driver.workdir_inside(cwd)
         session = self.driver.session_for(kernel_id)
         socket = self.driver.connect(kernel_id, "shell", session.bsession)
         try:
             msg = session.msg("execute_request", {
-                "code": MOVE_CODE.format(cwd=str(cwd)), "silent": True, "store_history": False,
+                "code": MOVE_CODE.format(cwd=str(inside)), "silent": True, "store_history": False,
                 "user_expressions": {}, "allow_stdin": False, "stop_on_error": False,
             })  # fmt: skip
             session.send(socket, msg)
@@ -232,6 +261,25 @@ class KernelPool:
         manager: Any = self.driver.kernel_manager(kernel_id)
         # jupyter_client restarts a kernel with the arguments it was started with.
         manager._launch_args["cwd"] = str(cwd)
+
+
+def become(slot: Path, directory: Path) -> None:
+    """The slot becomes ``directory`` (same filesystem): what ``directory`` holds moves
+    into the slot first, and back again if a step fails."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    moved: list[Path] = []
+    try:
+        if directory.exists():
+            for entry in list(directory.iterdir()):
+                entry.rename(slot / entry.name)
+                moved.append(entry)
+            directory.rmdir()
+        slot.rename(directory)
+    except OSError:
+        directory.mkdir(exist_ok=True)
+        for entry in moved:
+            (slot / entry.name).rename(entry)
+        raise
 
 
 async def _reply(socket: zmq.asyncio.Socket, session: ZmqSession, msg_id: str) -> dict[str, Any]:

@@ -1,0 +1,165 @@
+"""One interface for running user code: "run this argv for session S with these limits".
+
+A `SandboxSpec` says what one process may see: its session's directory (the only
+writable place besides a private ``/tmp``), any extra directories it needs
+(a kernel's socket directory), its environment on top of a minimal allowlisted
+base, the network, and its limits. A `Sandbox` turns an argv and a spec into a
+`Launch` (the argv, environment and working directory to exec), which callers
+run with asyncio or hand to ``jupyter_client`` as a kernel's launch command.
+
+Implementations: ``bubblewrap`` (Linux namespaces; the default where ``bwrap``
+is installed), ``none`` (an explicit opt-out for single-user setups: the
+process runs as the server's user, with the same minimal environment), and
+`UnavailableSandbox`, which refuses to run anything with an error naming both
+fixes, so a server without ``bwrap`` still starts and serves everything else.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from sessionhub.domain.errors import Unavailable
+
+BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+class SandboxUnavailable(Unavailable):
+    """User code cannot run here: no sandbox is installed and none was opted out of."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-process limits; ``None`` leaves one unset."""
+
+    memory_bytes: int | None = None
+    processes: int | None = None
+    file_bytes: int | None = None
+    cpu_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """What one sandboxed process may see and use."""
+
+    workdir: Path
+    writable: tuple[Path, ...] = ()
+    readable: tuple[Path, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    limits: Limits = Limits()
+    # where ``workdir`` appears inside an isolating sandbox (None: at its own path);
+    # a warm kernel started before it has a session sees its future directory there
+    workdir_inside: Path | None = None
+
+    @property
+    def visible_workdir(self) -> Path:
+        return self.workdir_inside or self.workdir
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What to exec: the whole argv (sandbox included), its environment and directory."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+
+
+@dataclass(frozen=True)
+class Completed:
+    code: int | None
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool
+
+
+def python_prefixes() -> tuple[Path, ...]:
+    """The Python environment user code runs with (this server's venv and its base)."""
+    found = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    return tuple(sorted(found))
+
+
+def base_environment(spec: SandboxSpec) -> dict[str, str]:
+    """The allowlisted environment: nothing of the server's own reaches user code."""
+    venv_bin = Path(sys.prefix) / "bin"
+    env = {
+        "PATH": f"{venv_bin}:{BASE_PATH}",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return {**env, **spec.env}
+
+
+class Sandbox(abc.ABC):
+    name: ClassVar[str]
+    isolated: ClassVar[bool]
+
+    @abc.abstractmethod
+    def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
+        """The launch of ``argv`` inside the sandbox that ``spec`` describes."""
+
+    async def spawn(
+        self, argv: Sequence[str], spec: SandboxSpec, **popen: object
+    ) -> asyncio.subprocess.Process:
+        """Start ``argv`` in its own process group; the caller waits for it."""
+        launch = self.prepare(argv, spec)
+        return await asyncio.create_subprocess_exec(
+            *launch.argv, cwd=launch.cwd, env=launch.env, start_new_session=True,
+            **popen,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    async def run(self, argv: Sequence[str], spec: SandboxSpec, *, timeout: float) -> Completed:
+        """Run ``argv`` to its end (a tool call); past ``timeout`` its group is killed."""
+        proc = await self.spawn(
+            argv, spec, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            kill_group(proc.pid)
+            out, err = await proc.communicate()
+            return Completed(proc.returncode, out, err, timed_out=True)
+        finally:
+            kill_group(proc.pid)  # what it left running in the background
+        return Completed(proc.returncode, out, err, timed_out=False)
+
+
+def kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, 9)
+
+
+class NoSandbox(Sandbox):
+    """The opt-out: code runs as the server's user, in its session directory, with the
+    minimal environment (still never the server's variables)."""
+
+    name = "none"
+    isolated = False
+
+    def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
+        return Launch(list(argv), base_environment(spec), spec.workdir)
+
+
+class UnavailableSandbox(Sandbox):
+    """No ``bwrap`` and no opt-out: everything but running user code still works."""
+
+    name = "unavailable"
+    isolated = True
+
+    def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
+        raise SandboxUnavailable(
+            "running code needs a sandbox and none is installed: install bubblewrap "
+            "(apt-get install bubblewrap), or for a single-user server set "
+            "SESSIONHUB_SANDBOX=none"
+        )
