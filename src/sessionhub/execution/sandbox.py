@@ -46,7 +46,7 @@ class SandboxSpec:
     writable: tuple[Path, ...] = ()
     readable: tuple[Path, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)
