@@ -50,6 +50,7 @@ class BubblewrapSandbox(Sandbox):
     ) -> None:  # fmt: skip
         super().__init__(limits, cgroups)
         self.bwrap, self.network = bwrap, network
+        self.shares_network = network
 
     def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
         prefix, cgroup = self.limited(spec)

@@ -93,6 +93,7 @@ class Sandbox(abc.ABC):
 
     name: ClassVar[str]
     isolated: ClassVar[bool]
+    shares_network: bool = True  # does code inside reach the host's network (and ports)?
 
     def __init__(self, limits: Limits = Limits(), cgroups: Cgroups | None = None) -> None:
         self.limits, self.cgroups = limits, cgroups
@@ -104,6 +105,9 @@ class Sandbox(abc.ABC):
 
         A launch with a ``cgroup`` owns it: whoever runs it outside `spawn`/`run`
         calls ``launch.cgroup.remove()`` once the process has ended."""
+
+    def check(self) -> None:
+        """Raise `SandboxUnavailable` if this sandbox cannot run code at all."""
 
     def limited(self, spec: SandboxSpec) -> tuple[list[str], Cgroup | None]:
         """The argv prefix that applies the spec's limits, and the cgroup it joins."""
@@ -182,8 +186,13 @@ class UnavailableSandbox(Sandbox):
 
     name = "unavailable"
     isolated = True
+    shares_network = False
 
     def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
+        self.check()
+        raise AssertionError("unreachable")
+
+    def check(self) -> None:
         raise SandboxUnavailable(
             "running code needs a sandbox and none is installed: install bubblewrap "
             "(apt-get install bubblewrap), or for a single-user server set "
