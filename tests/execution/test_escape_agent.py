@@ -71,9 +71,10 @@ def aimed(command: str, at: dict[str, str]) -> str:
 
 def run_attack(tenants: Tenants) -> tuple[list[tuple[bool, str]], dict[str, Any], list[str]]:
     at = targets(tenants)
-    for _, args in tenants.harness.llm.replies[0]["tools"]:
-        if "command" in args:
-            args["command"] = aimed(args["command"], at)
+    replies = tenants.harness.llm.replies  # a copy of ATTACK's list, not of its replies
+    replies[0] = {"tools": [(name, {k: aimed(v, at) if k == "command" else v
+                                    for k, v in args.items()})
+                            for name, args in replies[0]["tools"]]}  # fmt: skip
     spy = aimed(SPY, at)
     callbacks = [{"toolName": "Glob", "type": "bash_script", "name": "spy", "bashCommand": spy}]
     out = tenants.harness.run("turn", text="attack", callbacks=callbacks)
@@ -121,7 +122,7 @@ def limits(fork: str, hog: str, disk: str) -> None:
         assert "Resource temporarily unavailable" in fork and "forked" in fork
         assert "allocated" not in hog.splitlines() and "exit=137" in hog, hog
     assert "File size limit exceeded" in disk and "exit=153" in disk
-    assert disk.strip().splitlines()[-1] == str(2 * 1024 * 1024)
+    assert str(2 * 1024 * 1024) in disk.splitlines()  # the cap, not a byte more
 
 
 def no_cgroup_left() -> None:
