@@ -2,13 +2,14 @@
 real Mix SDK and a scripted fake provider) and a victim's (B, with an uploaded secret).
 
 The server's process environment carries a marker provider key, as a real deployment's
-would. The sandbox is whatever ``SESSIONHUB_SANDBOX`` says (``auto`` by default), so
-running this suite once with ``SESSIONHUB_SANDBOX=none`` shows which tests guard the
-boundary (they fail then)."""
+would. The sandbox is whatever ``SESSIONHUB_TEST_SANDBOX`` says (``auto`` by default), so
+running this suite once with ``SESSIONHUB_TEST_SANDBOX=none`` shows which checks guard
+the boundary (they fail then, each named)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ def tenants(
         settings = Settings(
             data_dir=tmp_path / "data", database_url=database_url, no_auth=False,
             log_format="text", agent_base_url=llm.url, agent_model="fake-model",
-            sandbox_memory_mb=256, sandbox_processes=64, sandbox_disk_mb=2,
+            sandbox=os.environ.get("SESSIONHUB_TEST_SANDBOX", "auto"), sandbox_memory_mb=256, sandbox_processes=64, sandbox_disk_mb=2,
             **sandbox_settings,
         )  # fmt: skip
         assert settings.agent_api_key == MARKER

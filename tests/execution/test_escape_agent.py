@@ -90,21 +90,28 @@ def test_the_agents_code_reaches_nothing_of_the_server_or_other_tenants(
 ) -> None:
     results, spied, files = run_attack(tenants)
     env, victim, listing, writes, net, proc, fork, hog, disk, own, _ = (r for _, r in results)
-    assert MARKER not in env and "SESSIONHUB_" not in env and "DATABASE" not in env
-    assert SECRET not in victim and "read-done" in victim
-    assert "db.sqlite" not in listing and "No such file" in listing
-    assert "wrote" in writes
     data = tenants.settings.data_dir
-    assert not (data / "pwned.txt").exists() and not (data.parent / "pwned.txt").exists()
-    assert not Path(HOST_TMP).exists()
-    assert f"{tenants.port} closed" in net and "5432 closed" in net
     processes, carrying = (int(n) for n in proc.split())
-    assert processes < 10 and carrying == 0, proc
-    # the callback: its own variables only, nothing of the server's or B's
-    assert spied["success"] is True and "spied" in spied["stdout"]
-    assert "CALLBACK_TOOL_NAME=Glob" in spied["stdout"]
-    assert MARKER not in spied["stdout"] and SECRET not in spied["stdout"]
-    assert "SESSIONHUB_AGENT" not in spied["stdout"]
+    held = {
+        "no server variable or provider key in the environment":
+            MARKER not in env and "SESSIONHUB_" not in env and "DATABASE" not in env,
+        "workspace B's file unreadable by absolute path":
+            SECRET not in victim and "read-done" in victim,
+        "the database file and data dir invisible":
+            "db.sqlite" not in listing and "No such file" in listing,
+        "nothing written outside the session directory appears on the host":
+            "wrote" in writes and not (data / "pwned.txt").exists()
+            and not (data.parent / "pwned.txt").exists() and not Path(HOST_TMP).exists(),
+        "the server's port and PostgreSQL unreachable":
+            f"{tenants.port} closed" in net and "5432 closed" in net,
+        "/proc shows only the sandbox's processes, none with the server's environment":
+            processes < 10 and carrying == 0,
+        "the callback sees its own variables only":
+            "CALLBACK_TOOL_NAME=Glob" in spied["stdout"] and MARKER not in spied["stdout"]
+            and SECRET not in spied["stdout"] and "SESSIONHUB_AGENT" not in spied["stdout"],
+    }  # fmt: skip
+    broken = [name for name, ok in held.items() if not ok]
+    assert not broken, f"boundaries broken: {broken}"
     # positive controls: the session's own directory, Python with installed packages,
     # and a file the command wrote served by the files API
     assert own.splitlines()[:2] == ["mine", "python-ok 1"]
