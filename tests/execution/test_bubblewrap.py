@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
 
+from sessionhub.config import Settings
 from sessionhub.execution.bubblewrap import BubblewrapSandbox, bwrap_path
+from sessionhub.execution.factory import open_sandbox
 from sessionhub.execution.limits import Cgroups, Limits
 from sessionhub.execution.sandbox import Completed, NoSandbox, Sandbox, SandboxSpec
 
@@ -84,3 +87,9 @@ async def test_a_file_past_the_cap_fails_clearly(tmp_path: Path) -> None:
     done = await sh(bubblewrap(), tmp_path, "head -c 3000000 /dev/zero > big; echo $?")
     assert done.stdout.decode().strip() == "153"  # SIGXFSZ: "File size limit exceeded"
     assert (tmp_path / "big").stat().st_size == 1 * MB
+
+
+def test_start_up_warns_when_the_sandbox_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="sessionhub.execution.factory"):
+        sandbox = open_sandbox(Settings(sandbox="none"))
+    assert sandbox.name == "none" and "single-user setups only" in caplog.text

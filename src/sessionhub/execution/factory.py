@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from sessionhub.config import Settings
 from sessionhub.execution.bubblewrap import BubblewrapSandbox, bwrap_path
 from sessionhub.execution.limits import Cgroups, Limits
 from sessionhub.execution.sandbox import NoSandbox, Sandbox, UnavailableSandbox
 
 MB = 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -25,9 +28,15 @@ def open_sandbox(settings: Settings) -> Sandbox:
     cgroups = Cgroups.find()
     cgroups.sweep()
     if settings.sandbox == "none":
+        log.warning("SESSIONHUB_SANDBOX=none: user code (the agent's Bash, callbacks, "
+                    "machines, kernels) runs unsandboxed as this server's user; "
+                    "single-user setups only")  # fmt: skip
         return NoSandbox(limits_of(settings), cgroups)
     bwrap = bwrap_path()
     if bwrap is None:
+        log.warning("bubblewrap (bwrap) is not installed: requests that run user code "
+                    "answer 503 until it is (apt-get install bubblewrap), or set "
+                    "SESSIONHUB_SANDBOX=none for a single-user server")  # fmt: skip
         return UnavailableSandbox()
     return BubblewrapSandbox(
         bwrap, network=settings.sandbox_network, limits=limits_of(settings), cgroups=cgroups
