@@ -12,7 +12,14 @@ from sessionhub.config import Settings
 from sessionhub.execution.bubblewrap import BubblewrapSandbox, bwrap_path
 from sessionhub.execution.factory import open_sandbox
 from sessionhub.execution.limits import Cgroups, Limits
-from sessionhub.execution.sandbox import Completed, NoSandbox, Sandbox, SandboxSpec
+from sessionhub.execution.sandbox import (
+    Completed,
+    NoSandbox,
+    Sandbox,
+    SandboxSpec,
+    UnavailableSandbox,
+)
+from sessionhub.kinds.agent.tools import ToolError, bash
 
 pytestmark = [
     pytest.mark.anyio,
@@ -93,3 +100,10 @@ def test_start_up_warns_when_the_sandbox_is_off(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.WARNING, logger="sessionhub.execution.factory"):
         sandbox = open_sandbox(Settings(sandbox="none"))
     assert sandbox.name == "none" and "single-user setups only" in caplog.text
+
+
+async def test_without_a_sandbox_bash_is_a_tool_error_naming_both_fixes(tmp_path: Path) -> None:
+    with pytest.raises(ToolError) as refused:
+        await bash(UnavailableSandbox(), tmp_path, {"command": "true"})
+    assert "apt-get install bubblewrap" in str(refused.value)
+    assert "SESSIONHUB_SANDBOX=none" in str(refused.value)
