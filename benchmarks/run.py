@@ -36,6 +36,7 @@ from harness import PhaseTimeout, Postgres, Server, ensure_venv, free_port, time
 from loadgen import LoadSpec, run_load, wrk_path
 from proc import machine_busy_seconds, rss_bytes
 from report import print_report, ratio_checks
+from sandbox_bench import measure as measure_sandbox
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -426,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
+    results["sandbox"] = measure_sandbox(20 if args.quick else 100)
+    notes.append(f"agent Bash `true` per call (ms), none vs bubblewrap: {results['sandbox']}")
     meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     meta["loadavg_end"] = os.getloadavg()
     for db in dbs:

@@ -77,6 +77,17 @@ class Settings(BaseSettings):
         default=False,
         description="Let sandboxed code use the host's network (trusted single-tenant setups).",
     )
+    sandbox_memory_mb: int = Field(
+        default=2048, ge=16,
+        description="Memory of one sandboxed process tree (a cgroup; RLIMIT_AS without one).",
+    )  # fmt: skip
+    sandbox_processes: int = Field(
+        default=256, ge=8, description="Processes and threads of one sandboxed process tree."
+    )
+    sandbox_disk_mb: int = Field(
+        default=1024, ge=1,
+        description="Largest file a sandboxed process may write (RLIMIT_FSIZE).",
+    )  # fmt: skip
     hot_routes: bool = Field(
         default=True, description="Serve append and get through the lean Starlette routes."
     )

@@ -44,6 +44,14 @@ def add(
     probe: Annotated[str, typer.Option(help="'tcp' or 'http:/path'.")] = "tcp",
     startup_timeout: Annotated[float, typer.Option(help="Seconds to answer the probe.")] = 60.0,
     env: Annotated[list[str] | None, typer.Option(help="NAME=VALUE, repeatable.")] = None,
+    host: Annotated[
+        bool,
+        typer.Option(
+            "--host",
+            help="Run it on the host, outside the sandbox (trusted commands only; "
+            "its environment is still its own, never the server's).",
+        ),
+    ] = False,
     workspace: Workspace = "default",
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -62,7 +70,7 @@ def add(
 
     async def work(hub: Admin) -> Machine:
         ws = await hub.workspace_id(workspace)
-        return await hub.machines.create(ws, spec)
+        return await hub.machines.create(ws, spec, host=host)
 
     typer.echo(_with_admin(_settings(data_dir, database_url), work).id)
 
@@ -72,10 +80,12 @@ def ls(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List every machine of every workspace."""
 
     async def work(hub: Admin) -> Table:
-        table = Table("id", "name", "workspace", "gpu", "price/h", "max", "probe", "command")
+        table = Table("id", "name", "workspace", "gpu", "price/h", "max", "probe", "where",
+                      "command")  # fmt: skip
         for m in await hub.machines.list(None):
             table.add_row(m.id, m.name, m.workspace_id, m.gpu, f"{m.price_per_hour:g}",
-                          str(m.max_sessions), m.probe, m.command)  # fmt: skip
+                          str(m.max_sessions), m.probe, "host" if m.host else "sandbox",
+                          m.command)  # fmt: skip
         return table
 
     console.print(_with_admin(_settings(data_dir, database_url), work))

@@ -14,8 +14,11 @@ from sessionhub.store.base import SessionStore
 class MachineService(MachineProfiles):
     store: SessionStore
 
-    async def create(self, workspace_id: str, spec: MachineCreate) -> Machine:
-        return await self.store.create_machine(workspace_id=workspace_id, spec=spec)
+    async def create(
+        self, workspace_id: str, spec: MachineCreate, *, host: bool = False
+    ) -> Machine:
+        """``host`` only from the operator's CLI: such a machine may run unsandboxed."""
+        return await self.store.create_machine(workspace_id=workspace_id, spec=spec, host=host)
 
     async def get(self, workspace_id: str, machine: str) -> Machine:
         return await self.store.get_machine(workspace_id=workspace_id, machine=machine)

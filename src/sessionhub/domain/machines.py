@@ -58,6 +58,12 @@ class Machine(MachineCreate):
     id: str
     workspace_id: str
     created_at: datetime
+    host: bool = Field(
+        default=False,
+        description="Registered by the operator on the host (the CLI), so its command "
+        "runs outside the sandbox (with its own environment, never the server's). "
+        "Never settable over HTTP: a workspace admin's machine always runs sandboxed.",
+    )
 
 
 class MachineList(Model):

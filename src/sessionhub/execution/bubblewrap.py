@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from sessionhub.execution.limits import Cgroups, Limits
 from sessionhub.execution.sandbox import (
     Launch,
     Sandbox,
@@ -43,13 +44,19 @@ class BubblewrapSandbox(Sandbox):
     name = "bubblewrap"
     isolated = True
 
-    def __init__(self, bwrap: str, *, network: bool = False) -> None:
+    def __init__(
+        self, bwrap: str, *, network: bool = False, limits: Limits = Limits(),
+        cgroups: Cgroups | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(limits, cgroups)
         self.bwrap, self.network = bwrap, network
+        self.shares_network = network
 
     def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
+        prefix, cgroup = self.limited(spec)
         args = [self.bwrap, *namespaces(self.network), *system_binds(), *own_binds(spec)]
         args += ["--chdir", str(spec.visible_workdir), "--"]
-        return Launch([*args, *argv], base_environment(spec), spec.workdir)
+        return Launch([*prefix, *args, *argv], base_environment(spec), spec.workdir, cgroup)
 
 
 def namespaces(network: bool) -> list[str]:

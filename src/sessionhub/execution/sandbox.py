@@ -27,22 +27,15 @@ from pathlib import Path
 from typing import ClassVar
 
 from sessionhub.domain.errors import Unavailable
+from sessionhub.execution.limits import Cgroup, Cgroups, Limits, rlimit_argv
+
+__all__ = ["Completed", "Launch", "Limits", "NoSandbox", "Sandbox", "SandboxSpec"]
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class SandboxUnavailable(Unavailable):
     """User code cannot run here: no sandbox is installed and none was opted out of."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-process limits; ``None`` leaves one unset."""
-
-    memory_bytes: int | None = None
-    processes: int | None = None
-    file_bytes: int | None = None
-    cpu_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +46,7 @@ class SandboxSpec:
     writable: tuple[Path, ...] = ()
     readable: tuple[Path, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     # where ``workdir`` appears inside an isolating sandbox (None: at its own path);
     # a warm kernel started before it has a session sees its future directory there
     workdir_inside: Path | None = None
@@ -70,6 +63,7 @@ class Launch:
     argv: list[str]
     env: dict[str, str]
     cwd: Path
+    cgroup: Cgroup | None = None  # removed (with what is left in it) when the tree ends
 
 
 @dataclass(frozen=True)
@@ -101,22 +95,53 @@ def base_environment(spec: SandboxSpec) -> dict[str, str]:
 
 
 class Sandbox(abc.ABC):
+    """``limits`` are the server's defaults (a spec's own limits win); ``cgroups``
+    where memory and process-count cgroups can be made (none: rlimits only)."""
+
     name: ClassVar[str]
     isolated: ClassVar[bool]
+    shares_network: bool = True  # does code inside reach the host's network (and ports)?
+
+    def __init__(self, limits: Limits = Limits(), cgroups: Cgroups | None = None) -> None:
+        self.limits, self.cgroups = limits, cgroups
+        self.releases: set[asyncio.Task[None]] = set()
 
     @abc.abstractmethod
     def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
-        """The launch of ``argv`` inside the sandbox that ``spec`` describes."""
+        """The launch of ``argv`` inside the sandbox that ``spec`` describes.
+
+        A launch with a ``cgroup`` owns it: whoever runs it outside `spawn`/`run`
+        calls ``launch.cgroup.remove()`` once the process has ended."""
+
+    def check(self) -> None:
+        """Raise `SandboxUnavailable` if this sandbox cannot run code at all."""
+
+    def limited(self, spec: SandboxSpec) -> tuple[list[str], Cgroup | None]:
+        """The argv prefix that applies the spec's limits, and the cgroup it joins."""
+        limits = spec.limits.over(self.limits)
+        cgroup = self.cgroups.create(limits) if self.cgroups else None
+        prefix = cgroup.join_argv() if cgroup else []
+        return [*prefix, *rlimit_argv(limits, cgroup)], cgroup
 
     async def spawn(
         self, argv: Sequence[str], spec: SandboxSpec, **popen: object
     ) -> asyncio.subprocess.Process:
         """Start ``argv`` in its own process group; the caller waits for it."""
         launch = self.prepare(argv, spec)
-        return await asyncio.create_subprocess_exec(
-            *launch.argv, cwd=launch.cwd, env=launch.env, start_new_session=True,
-            **popen,  # type: ignore[arg-type]
-        )  # fmt: skip
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *launch.argv, cwd=launch.cwd, env=launch.env, start_new_session=True,
+                **popen,  # type: ignore[arg-type]
+            )  # fmt: skip
+        except BaseException:
+            if launch.cgroup:
+                launch.cgroup.remove()
+            raise
+        if launch.cgroup:
+            task = asyncio.ensure_future(release(proc, launch.cgroup))
+            self.releases.add(task)
+            task.add_done_callback(self.releases.discard)
+        return proc
 
     async def run(self, argv: Sequence[str], spec: SandboxSpec, *, timeout: float) -> Completed:
         """Run ``argv`` to its end (a tool call); past ``timeout`` its group is killed."""
@@ -135,6 +160,17 @@ class Sandbox(abc.ABC):
         return Completed(proc.returncode, out, err, timed_out=False)
 
 
+async def release(proc: asyncio.subprocess.Process, cgroup: Cgroup) -> None:
+    """Once the launched process ends, its cgroup goes (and anything it left running)."""
+    try:
+        await proc.wait()
+    finally:
+        for _ in range(50):
+            if cgroup.remove():
+                break
+            await asyncio.sleep(0.02)
+
+
 def kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, 9)
@@ -148,7 +184,8 @@ class NoSandbox(Sandbox):
     isolated = False
 
     def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
-        return Launch(list(argv), base_environment(spec), spec.workdir)
+        prefix, cgroup = self.limited(spec)
+        return Launch([*prefix, *argv], base_environment(spec), spec.workdir, cgroup)
 
 
 class UnavailableSandbox(Sandbox):
@@ -156,8 +193,13 @@ class UnavailableSandbox(Sandbox):
 
     name = "unavailable"
     isolated = True
+    shares_network = False
 
     def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
+        self.check()
+        raise AssertionError("unreachable")
+
+    def check(self) -> None:
         raise SandboxUnavailable(
             "running code needs a sandbox and none is installed: install bubblewrap "
             "(apt-get install bubblewrap), or for a single-user server set "

@@ -266,7 +266,10 @@ class SessionStore(abc.ABC):
 
     # machines (compute profiles for ``machine`` sessions)
     @abc.abstractmethod
-    async def create_machine(self, *, workspace_id: str, spec: MachineCreate) -> Machine: ...
+    async def create_machine(
+        self, *, workspace_id: str, spec: MachineCreate, host: bool = False
+    ) -> Machine:
+        """``host``: registered by the operator on the host, so it may run unsandboxed."""
 
     @abc.abstractmethod
     async def get_machine(self, *, workspace_id: str, machine: str) -> Machine:

@@ -429,14 +429,18 @@ async def test_machines_are_per_workspace_by_id_or_name(store: SessionStore) -> 
         price_per_hour=1.5, max_sessions=2, probe="http:/health", startup_timeout=5,
     )  # fmt: skip
     made = await store.create_machine(workspace_id=ws, spec=spec)
-    assert made.model_dump(exclude={"id", "workspace_id", "created_at"}) == spec.model_dump()
+    assert made.model_dump(exclude={"id", "workspace_id", "created_at", "host"}) == (
+        spec.model_dump()
+    )
+    assert made.host is False  # only the operator's CLI registers host machines
     assert await store.get_machine(workspace_id=ws, machine=made.id) == made
     assert await store.get_machine(workspace_id=ws, machine="gpu-a") == made
     with pytest.raises(errors.NotFound):
         await store.get_machine(workspace_id=other, machine=made.id)
     with pytest.raises(errors.AlreadyExists):
         await store.create_machine(workspace_id=ws, spec=spec)
-    await store.create_machine(workspace_id=other, spec=spec)
+    host = await store.create_machine(workspace_id=other, spec=spec, host=True)
+    assert (await store.get_machine(workspace_id=other, machine=host.id)).host is True
     assert [m.id for m in await store.list_machines(workspace_id=ws)] == [made.id]
     assert len(await store.list_machines(workspace_id=None)) == 2
     with pytest.raises(errors.NotFound):

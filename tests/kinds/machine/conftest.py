@@ -40,7 +40,7 @@ async def _seed(url: str) -> tuple[str, str]:
         ws = (await store.create_workspace(name="default")).id
         key = await store.create_key(workspace_id=ws, name="test", admin=True)
         for spec in MACHINES:
-            await store.create_machine(workspace_id=ws, spec=spec)
+            await store.create_machine(workspace_id=ws, spec=spec, host=True)
         return key.secret, ws
     finally:
         await store.close()

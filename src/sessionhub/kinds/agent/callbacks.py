@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from sessionhub.core.ports import Host
 from sessionhub.domain.attributes.agent import AgentAttributes, AgentCallback
 from sessionhub.domain.models import Event, EventCreate, Session, without_nul
 from sessionhub.kinds.agent import transcript
 from sessionhub.kinds.agent.provider import Call
-from sessionhub.kinds.agent.tools import Outcome, run_shell, truncate
+from sessionhub.kinds.agent.tools import Outcome, ToolError, run_shell, truncate
 
 
 class CallbackRunner(Protocol):
@@ -19,6 +20,7 @@ class CallbackRunner(Protocol):
 
     session: Session
     injections: list[str]
+    host: Host
 
     @property
     def directory(self) -> Path: ...
@@ -70,7 +72,13 @@ async def bash_script(
     env = {"CALLBACK_TOOL_RESULT": outcome.text[:100_000], "CALLBACK_TOOL_NAME": call.name,
            "CALLBACK_TOOL_ID": call.id, "CALLBACK_SESSION_ID": agent.session.id}  # fmt: skip
     timeout = cb.bash_timeout / 1000
-    code, out, err = await run_shell(cb.bash_command or "", agent.directory, timeout, env)
+    try:
+        code, out, err = await run_shell(
+            agent.host.sandbox, cb.bash_command or "", agent.directory, timeout, env
+        )
+    except ToolError as exc:  # no sandbox to run it in
+        return {"success": False, "stdout": "", "stderr": str(exc), "exit_code": -1,
+                "error": str(exc)}  # fmt: skip
     return {"success": code == 0, "stdout": truncate(out), "stderr": truncate(err),
             "exit_code": -1 if code is None else code,
             **({"error": err.strip() or f"exit code {code}"} if code != 0 else {})}  # fmt: skip

@@ -238,6 +238,8 @@ class Agent:
                 return await self.todos(args)
             if call.name == "ExitPlanMode":
                 return self.exit_plan_mode(args)
+            if call.name == "Bash":
+                return await tools.bash(self.host.sandbox, self.directory, args)
             if call.name == "ReadMedia":
                 return await toolbox.read_media(self.directory, args, self.describe)
             handler = toolbox.HANDLERS.get(call.name)

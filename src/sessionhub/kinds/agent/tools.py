@@ -1,19 +1,20 @@
-"""Mix's core tools (names and argument schemas), run inside the session directory."""
+"""Mix's core tools (names and argument schemas), run inside the session directory.
+
+``Bash`` runs in the server's sandbox (execution/); the file tools run in the
+server process and keep their path checks (``inside``)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import fnmatch
-import os
 import re
-import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
+
+from sessionhub.execution.sandbox import Sandbox, SandboxSpec, SandboxUnavailable
 
 OUTPUT_LIMIT = 30_000
 BASH_DEFAULT_MS, BASH_MAX_MS = 60_000, 600_000
@@ -49,27 +50,22 @@ def truncate(text: str) -> str:
 
 
 async def run_shell(
-    command: str, cwd: Path, timeout_s: float, env: dict[str, str] | None = None
+    sandbox: Sandbox, command: str, cwd: Path, timeout_s: float, env: dict[str, str] | None = None
 ) -> tuple[int | None, str, str]:
-    """Exit code (None on timeout), stdout, stderr; the process group dies on cancel."""
-    proc = await asyncio.create_subprocess_exec(
-        "bash", "-c", command, cwd=cwd, start_new_session=True,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    """Exit code (None on timeout), stdout, stderr of ``bash -c command`` in the sandbox:
+    the session directory its workdir, ``env`` on top of the sandbox's minimal base."""
+    spec = SandboxSpec(workdir=cwd, env=env or {})
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except (TimeoutError, asyncio.CancelledError) as exc:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await asyncio.shield(proc.wait())
-        if isinstance(exc, asyncio.CancelledError):
-            raise
-        return None, "", f"command timed out after {timeout_s:g} s"
-    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+        done = await sandbox.run(["bash", "-c", command], spec, timeout=timeout_s)
+    except SandboxUnavailable as exc:
+        raise ToolError(str(exc)) from None
+    out, err = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+    if done.timed_out:
+        return None, out, f"{err}command timed out after {timeout_s:g} s"
+    return done.code, out, err
 
 
-async def bash(base: Path, args: dict[str, Any]) -> Outcome:
+async def bash(sandbox: Sandbox, base: Path, args: dict[str, Any]) -> Outcome:
     command = args.get("command")
     if not isinstance(command, str) or not command.strip():
         raise ToolError("command is required")
@@ -77,10 +73,10 @@ async def bash(base: Path, args: dict[str, Any]) -> Outcome:
     if not isinstance(timeout_ms, int | float):
         raise ToolError("timeout must be a number of milliseconds")
     timeout = min(max(float(timeout_ms), 1.0), BASH_MAX_MS) / 1000
-    code, out, err = await run_shell(command, base, timeout)
+    code, out, err = await run_shell(sandbox, command, base, timeout)
     text = (out + err).strip()
     if code is None:
-        return Outcome(truncate(f"{text}\n{err}".strip()), is_error=True)
+        return Outcome(truncate(text), is_error=True)
     if code != 0:
         return Outcome(truncate(f"{text}\nExit code {code}".strip()), is_error=True)
     return Outcome(truncate(text) or "no output")
@@ -199,7 +195,7 @@ async def grep(base: Path, args: dict[str, Any]) -> Outcome:
 
 Handler = Callable[[Path, dict[str, Any]], Awaitable[Outcome]]
 HANDLERS: dict[str, Handler] = {
-    "Bash": bash, "ReadText": read_text, "Write": write, "Edit": edit, "Glob": glob, "Grep": grep,
+    "ReadText": read_text, "Write": write, "Edit": edit, "Glob": glob, "Grep": grep,
 }  # fmt: skip
 
 

@@ -108,6 +108,7 @@ class MachineDriver(Driver):
     # the concurrency limit: checked and taken in one store transaction (many servers)
     async def before_run(self, session: Session, input: dict[str, Any]) -> None:
         machine = await self._machine(session)
+        procs.runner(machine, self.host.sandbox)  # no sandbox to run it in: 503 up front
         await self.host.machines.claim_slot(session, slot_claim(machine))
 
     async def _machine(self, session: Session) -> Machine:
@@ -161,7 +162,9 @@ class MachineDriver(Driver):
         session = lease.session
         directory = self.host.directory(session)
         port = lease.port
-        lease.proc = await procs.spawn(lease.machine, session.id, directory, port)
+        lease.proc = await procs.spawn(
+            lease.machine, session.id, directory, port, self.host.sandbox
+        )
         lease.started = now()
         await self._attributes(lease, MachineAttributes(
             machine_ref=lease.machine.id, gpu_event_id=lease.event_id, gpu=lease.gpu,

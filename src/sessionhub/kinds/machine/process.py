@@ -14,6 +14,7 @@ from anyio import to_thread
 
 from sessionhub.domain.errors import Invalid
 from sessionhub.domain.machines import Machine, command_args
+from sessionhub.execution.sandbox import NoSandbox, Sandbox, SandboxSpec, SandboxUnavailable
 
 MARK = "SESSIONHUB_MACHINE_SESSION"
 TERM_GRACE = 3.0
@@ -26,17 +27,40 @@ def free_port() -> int:
         return port
 
 
+def runner(machine: Machine, sandbox: Sandbox) -> Sandbox:
+    """Where a machine's command runs: the server's sandbox, unless the operator
+    registered it on the host (then unsandboxed, still with its own environment).
+
+    A sandboxed machine serves a port the server must reach: without the host's
+    network (``SESSIONHUB_SANDBOX_NETWORK``) it would listen in a network namespace
+    of its own that nothing can connect to, so it is refused up front (503)."""
+    if machine.host:
+        return NoSandbox()
+    sandbox.check()
+    if sandbox.isolated and not sandbox.shares_network:
+        raise SandboxUnavailable(
+            f"machine {machine.name!r} runs in the sandbox and serves a port, which needs "
+            "the host's network: set SESSIONHUB_SANDBOX_NETWORK=true (trusted setups), or "
+            "have the operator register it on the host (sessionhub machines add --host)"
+        )
+    return sandbox
+
+
 async def spawn(
-    machine: Machine, session_id: str, directory: Path, port: int
+    machine: Machine, session_id: str, directory: Path, port: int, sandbox: Sandbox
 ) -> asyncio.subprocess.Process:
-    """Start the command as the leader of a new process group, output to machine.log."""
+    """Start the command as the leader of a new process group, output to machine.log.
+
+    Its environment is the machine's ``env``, ``PORT`` and the sandbox's minimal
+    base, never the server's."""
     args = command_args(machine.command, port=port, session_dir=str(directory))
-    env = {**os.environ, **machine.env, "PORT": str(port), MARK: session_id}
+    env = {**machine.env, "PORT": str(port), MARK: session_id}
+    where = runner(machine, sandbox)
     log = await to_thread.run_sync(open, directory / "machine.log", "ab")
     try:
-        return await asyncio.create_subprocess_exec(
-            *args, cwd=directory, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=log, stderr=log, start_new_session=True,
+        return await where.spawn(
+            args, SandboxSpec(workdir=directory, env=env),
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
         )  # fmt: skip
     except OSError as exc:
         raise Invalid(f"cannot start the machine's command {args[0]!r}: {exc.strerror}") from exc

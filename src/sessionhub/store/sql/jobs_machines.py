@@ -16,7 +16,7 @@ from sessionhub.store.sql.writer import Notice, WriteJob
 
 COLUMNS = (
     "id, workspace_id, name, command, env, gpu, price_per_hour, max_sessions, probe, "
-    "startup_timeout, created_at"
+    "startup_timeout, created_at, host"
 )
 BY_ID_OR_NAME = "(id = :m OR name = :m)"
 
@@ -34,6 +34,7 @@ def machine_from_row(row: Row) -> Machine:
         probe=row["probe"],
         startup_timeout=float(row["startup_timeout"]),
         created_at=ts(row["created_at"]),
+        host=bool(row["host"]),
     )
 
 
@@ -59,11 +60,12 @@ async def find(conn: Conn, workspace_id: str | None, machine: str) -> Row:
 class CreateMachine(WriteJob[Machine]):
     workspace_id: str
     spec: MachineCreate
+    host: bool = False
 
     async def run(self, conn: Conn, notices: list[Notice]) -> Machine:
         params: dict[str, Any] = {
             **self.spec.model_dump(), "id": new_id(), "workspace_id": self.workspace_id,
-            "created_at": now(),
+            "created_at": now(), "host": self.host,
         }  # fmt: skip
         names = COLUMNS.replace(" ", "").split(",")
         try:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -154,5 +155,6 @@ machines = Table(
     Column("probe", Text, nullable=False),
     Column("startup_timeout", Float, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    Column("host", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("workspace_id", "name"),
 )

@@ -476,8 +476,10 @@ class SqlSessionStore(SessionStore):
             return int(await conn.fetchval("SELECT count(*) FROM api_keys"))
 
     # machines
-    async def create_machine(self, *, workspace_id: str, spec: MachineCreate) -> Machine:
-        return await self.writer.submit(jobs_machines.CreateMachine(workspace_id, spec))
+    async def create_machine(
+        self, *, workspace_id: str, spec: MachineCreate, host: bool = False
+    ) -> Machine:
+        return await self.writer.submit(jobs_machines.CreateMachine(workspace_id, spec, host))
 
     async def get_machine(self, *, workspace_id: str, machine: str) -> Machine:
         async with await self._read() as conn:

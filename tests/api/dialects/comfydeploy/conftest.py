@@ -70,7 +70,7 @@ async def _seed(settings: Settings) -> tuple[str, dict[str, str]]:
     try:
         ws = (await store.create_workspace(name="default")).id
         key = await store.create_key(workspace_id=ws, name="test", admin=True)
-        made = {n: (await store.create_machine(workspace_id=ws, spec=s)).id
+        made = {n: (await store.create_machine(workspace_id=ws, spec=s, host=True)).id
                 for n, s in MACHINES.items()}  # fmt: skip
         return key.secret, made
     finally:

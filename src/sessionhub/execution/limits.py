@@ -1,0 +1,202 @@
+"""Limits on one sandboxed process tree: memory and process count, file size.
+
+Memory and process count go through a cgroup of their own per process tree
+(``memory`` and ``pids`` controllers; cgroup v1 as on these machines, or v2),
+created before the launch and removed, with anything still in it, when the tree
+ends. The launch joins it through a one-line ``sh`` prefix that writes its own
+pid into each ``cgroup.procs`` and execs the rest, so no child can be forked
+before the limits apply (moving a pid from the server after the spawn races
+with the process's first ``fork``).
+
+Where no cgroup is writable, memory falls back to ``RLIMIT_AS`` through
+``prlimit`` (util-linux); process count then has no limit, because
+``RLIMIT_NPROC`` counts per real uid and the sandbox's user is the server's
+(root-mapped) user outside its namespace. ``RLIMIT_FSIZE`` caps every file a
+process writes (a write past it fails with "File too large"); it is a per-file
+cap, not a quota on the whole session directory (see README "Sandbox").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS = ("memory", "pids")
+GROUP_DIR = "sessionhub"
+JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-process-tree limits; ``None`` leaves one unset."""
+
+    memory_bytes: int | None = None
+    processes: int | None = None
+    file_bytes: int | None = None
+    cpu_seconds: int | None = None
+
+    def over(self, defaults: Limits) -> Limits:
+        """These limits, each unset one taken from ``defaults``."""
+        return Limits(
+            memory_bytes=pick(self.memory_bytes, defaults.memory_bytes),
+            processes=pick(self.processes, defaults.processes),
+            file_bytes=pick(self.file_bytes, defaults.file_bytes),
+            cpu_seconds=pick(self.cpu_seconds, defaults.cpu_seconds),
+        )
+
+
+def pick(value: int | None, default: int | None) -> int | None:
+    return default if value is None else value
+
+
+@dataclass(frozen=True)
+class Cgroup:
+    """One process tree's cgroup: a directory per controller (one in v2)."""
+
+    directories: tuple[Path, ...]
+    memory: bool
+    pids: bool
+
+    def join_argv(self) -> list[str]:
+        """The prefix that moves the launch into this cgroup before it execs."""
+        procs = [str(d / "cgroup.procs") for d in self.directories]
+        return ["/bin/sh", "-c", JOIN, "sh", *procs, "--"]
+
+    def remove(self) -> bool:
+        """Kill what is left in it and remove it; True once every directory is gone."""
+        for directory in self.directories:
+            kill_members(directory)
+            with contextlib.suppress(FileNotFoundError, OSError):
+                directory.rmdir()
+        return not any(d.exists() for d in self.directories)
+
+
+def kill_members(directory: Path) -> None:
+    try:
+        pids = (directory / "cgroup.procs").read_text().split()
+    except OSError:
+        return
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+class Cgroups:
+    """Where this server may create cgroups: writable ``memory``/``pids`` parents."""
+
+    def __init__(self, parents: dict[str, Path], unified: bool) -> None:
+        self.parents, self.unified = parents, unified
+
+    @classmethod
+    def find(cls, root: Path = CGROUP_ROOT) -> Cgroups:
+        if (root / "cgroup.controllers").exists():
+            return cls(v2_parent(root), unified=True)
+        own = own_cgroups()
+        found = {}
+        for controller in CONTROLLERS:
+            parent = root / controller / own.get(controller, "/").lstrip("/") / GROUP_DIR
+            if writable_parent(parent):
+                found[controller] = parent
+        return cls(found, unified=False)
+
+    def create(self, limits: Limits) -> Cgroup | None:
+        """A fresh cgroup with these limits, or None if none can be made here."""
+        wanted = {"memory": limits.memory_bytes, "pids": limits.processes}
+        used = {c: p for c, p in self.parents.items() if wanted.get(c) is not None}
+        if self.unified and self.parents:
+            used = {"unified": self.parents["unified"]}
+        if not used:
+            return None
+        name = f"run-{uuid.uuid4().hex[:16]}"
+        directories = []
+        try:
+            for parent in dict.fromkeys(used.values()):
+                (parent / name).mkdir()
+                directories.append(parent / name)
+            write_limits(directories, limits, self.unified)
+        except OSError:
+            Cgroup(tuple(directories), False, False).remove()
+            return None
+        has = set(used) | ({"memory", "pids"} if self.unified else set())
+        return Cgroup(tuple(directories), memory="memory" in has, pids="pids" in has)
+
+    def sweep(self) -> None:
+        """Remove cgroups a crashed server left behind (killing what runs in them)."""
+        for parent in dict.fromkeys(self.parents.values()):
+            for child in parent.glob("run-*"):
+                Cgroup((child,), False, False).remove()
+
+
+def write_limits(directories: list[Path], limits: Limits, unified: bool) -> None:
+    for directory in directories:
+        files = limit_files(limits, unified)
+        for filename, value in files.items():
+            if (directory / filename).exists():
+                (directory / filename).write_text(value)
+
+
+def limit_files(limits: Limits, unified: bool) -> dict[str, str]:
+    """The control files to write, in order (v1 needs the memory limit before memsw)."""
+    files: dict[str, str] = {}
+    if limits.memory_bytes is not None:
+        memory = str(limits.memory_bytes)
+        if unified:
+            files.update({"memory.max": memory, "memory.swap.max": "0"})
+        else:
+            files.update({"memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory})
+    if limits.processes is not None:
+        files["pids.max"] = str(limits.processes)
+    return files
+
+
+def own_cgroups() -> dict[str, str]:
+    """This process's cgroup path per v1 controller, from ``/proc/self/cgroup``."""
+    found: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, names, path = line.split(":", 2)
+            for name in names.split(","):
+                found[name] = path
+    return found
+
+
+def writable_parent(parent: Path) -> bool:
+    try:
+        parent.mkdir(exist_ok=True)
+    except OSError:
+        return False
+    return os.access(parent, os.W_OK)
+
+
+def v2_parent(root: Path) -> dict[str, Path]:
+    """v2: a ``sessionhub`` group under the root (exempt from the no-internal-process
+    rule), with the memory and pids controllers delegated to its children."""
+    parent = root / GROUP_DIR
+    try:
+        parent.mkdir(exist_ok=True)
+        for directory in (root, parent):
+            (directory / "cgroup.subtree_control").write_text("+memory +pids")
+    except OSError:
+        return {}
+    return {"unified": parent}
+
+
+def rlimit_argv(limits: Limits, cgroup: Cgroup | None) -> list[str]:
+    """``prlimit`` for what no cgroup covers: the file size cap, memory without one."""
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        return []
+    args = []
+    if limits.file_bytes is not None:
+        args.append(f"--fsize={limits.file_bytes}")
+    if limits.memory_bytes is not None and not (cgroup and cgroup.memory):
+        args.append(f"--as={limits.memory_bytes}")
+    if limits.cpu_seconds is not None:
+        args.append(f"--cpu={limits.cpu_seconds}")
+    return [prlimit, *args, "--"] if args else []
