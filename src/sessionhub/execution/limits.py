@@ -113,7 +113,7 @@ class Cgroups:
             used = {"unified": self.parents["unified"]}
         if not used:
             return None
-        name = f"run-{uuid.uuid4().hex[:16]}"
+        name = f"run-{os.getpid()}-{uuid.uuid4().hex[:16]}"
         directories = []
         try:
             for parent in dict.fromkeys(used.values()):
@@ -127,10 +127,30 @@ class Cgroups:
         return Cgroup(tuple(directories), memory="memory" in has, pids="pids" in has)
 
     def sweep(self) -> None:
-        """Remove cgroups a crashed server left behind (killing what runs in them)."""
+        """Remove cgroups a crashed server left behind (killing what runs in them).
+
+        Each cgroup's name carries the pid of the server process that made it; only
+        those whose server is gone are swept, so starting one server (a second
+        ``--workers`` process, another node, a test's server) never touches another
+        live server's sandboxes."""
         for parent in dict.fromkeys(self.parents.values()):
             for child in parent.glob("run-*"):
-                Cgroup((child,), False, False).remove()
+                if not server_alive(child.name):
+                    Cgroup((child,), False, False).remove()
+
+
+def server_alive(name: str) -> bool:
+    """Is the server process named in ``run-<pid>-<id>`` still running?"""
+    pid = name.split("-")[1] if name.count("-") >= 2 else ""
+    if not (pid.isascii() and pid.isdigit()):
+        return False  # an older name without a pid: its server is long gone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_limits(directories: list[Path], limits: Limits, unified: bool) -> None:

@@ -36,6 +36,7 @@ from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
 from sessionhub.config import Settings
 from sessionhub.execution.factory import open_sandbox
+from sessionhub.execution.limits import Cgroup
 from sessionhub.execution.sandbox import Sandbox, SandboxSpec
 
 PROVISIONER_NAME = "sessionhub-sandbox"
@@ -84,6 +85,7 @@ class SandboxedProvisioner(LocalProvisioner):
 
     kernel_dir: Path | None = None
     setup: KernelSandbox | None = None
+    cgroup: Cgroup | None = None  # the running kernel's limits, removed when it ends
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         """Kernel directory, connection file, then the sandboxed launch command.
@@ -126,7 +128,9 @@ class SandboxedProvisioner(LocalProvisioner):
             workdir=workdir, writable=(kernel_dir,), env=env,
             workdir_inside=setup.workdir_inside(workdir),
         )  # fmt: skip
+        self._release_cgroup()  # a restart's previous kernel has ended
         prepared = setup.sandbox.prepare(launch["cmd"], spec)
+        self.cgroup = prepared.cgroup
         if setup.sandbox.isolated:
             self.kernel_spec.interrupt_mode = "message"
             launch["independent"] = True  # keeps the server's pid out of the kernel's env
@@ -140,8 +144,14 @@ class SandboxedProvisioner(LocalProvisioner):
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
+        self._release_cgroup()
         if not restart:
             self._remove_kernel_dir()
+
+    def _release_cgroup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
     def _remove_kernel_dir(self) -> None:
         if self.kernel_dir is not None:
