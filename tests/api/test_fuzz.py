@@ -30,7 +30,7 @@ from starlette.routing import Mount
 from sessionhub.api.app import create_app
 from sessionhub.config import Settings
 
-EXAMPLES = 400  # per database; about a minute on a busy two-core machine
+EXAMPLES = 1500  # per database: about half a minute on a busy two-core machine
 REQUEST_SECONDS = 30.0  # longer than any honest answer (a kernel start), shorter than a hang
 METHODS = ("get", "post", "put", "patch", "delete")
 CONTENT_TYPES = (
@@ -200,9 +200,11 @@ def served(portal: BlockingPortal, settings: Settings) -> Iterator[Served]:
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-    with portal.wrap_async_context_manager(app.router.lifespan_context(app)):
-        with portal.wrap_async_context_manager(http):
-            yield Served(app, http)
+    with (
+        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
+        portal.wrap_async_context_manager(http),
+    ):
+        yield Served(app, http)
 
 
 def known_session_ids(portal: BlockingPortal, client: httpx.AsyncClient) -> list[str]:
