@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_from_bytes
+from urllib.parse import quote_from_bytes, unquote
 
 import anyio
 import httpx
@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as budget
 from hypothesis import strategies as st
 from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sessionhub.api.app import create_app
 from sessionhub.config import Settings
@@ -183,6 +184,19 @@ def kernel_name_unknown(response: httpx.Response) -> bool:
     return response.status_code == 501 and "short_message" in response.json()
 
 
+def surrogates_kept(app: ASGIApp) -> ASGIApp:
+    """``app`` behind a server that decodes the path leniently, so ``%ED%A0%80`` reaches
+    it as a lone surrogate (an HTTP client cannot send one any other way)."""
+
+    async def lenient(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["raw_path"].decode("ascii").partition("?")[0]
+            scope = {**scope, "path": unquote(path, errors="surrogatepass")}
+        await app(scope, receive, send)
+
+    return lenient
+
+
 @pytest.fixture
 def portal() -> Iterator[BlockingPortal]:
     with start_blocking_portal() as running:
@@ -198,7 +212,7 @@ class Served:
 @pytest.fixture
 def served(portal: BlockingPortal, settings: Settings) -> Iterator[Served]:
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=surrogates_kept(app), raise_app_exceptions=False)
     http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
     with (
         portal.wrap_async_context_manager(app.router.lifespan_context(app)),
