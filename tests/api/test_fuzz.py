@@ -115,7 +115,9 @@ VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ODD_TEXT, inner, max_size=3),
     max_leaves=8,
 )
-DEEP = st.integers(min_value=50, max_value=5000).map(lambda n: Raw("[" * n + "]" * n))
+DEEP = st.integers(min_value=50, max_value=5000).flatmap(
+    lambda n: st.sampled_from([Raw("[" * n + "]" * n), Raw('{"a":' * n + "1" + "}" * n)])
+)
 
 
 @st.composite
@@ -132,7 +134,7 @@ def bodies(draw: st.DrawFn, route: Route) -> bytes | None:
     if shape == "any":
         return to_json(draw(VALUES)).encode()
     chosen = draw(st.lists(st.sampled_from(route.fields), unique=True)) if route.fields else []
-    body = {name: draw(LEAVES | VALUES) for name in chosen}
+    body = {name: draw(LEAVES | VALUES | DEEP) for name in chosen}
     if draw(st.booleans()):
         body[draw(ODD_TEXT)] = draw(VALUES)
     return to_json(body).encode()

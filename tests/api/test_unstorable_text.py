@@ -269,3 +269,10 @@ async def test_a_body_without_a_json_content_type_is_422_on_every_create(
         path.format(sid=sid), content=body, headers={"content-type": "application/json"}
     )
     assert as_json.status_code == 201, as_json.text
+
+
+async def test_a_body_that_is_not_utf8_is_echoed_as_text(client: httpx.AsyncClient) -> None:
+    """ComfyDeploy's 422 echoes a body that was not JSON; it need not be UTF-8."""
+    response = await client.post("/comfydeploy/api/session", content=b"\x80\xff")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["input"] == "\ufffd\ufffd"

@@ -98,13 +98,15 @@ ECHO_DEPTH = 16
 
 def json_safe(value: Any, depth: int = 0) -> Any:
     """``value`` as every JSON encoder can write it: an error echoes what the client
-    sent, and that may hold a lone surrogate (no UTF-8 for it), ``NaN``/``Infinity``
+    sent, and that may hold bytes that are not UTF-8, a lone surrogate, ``NaN``/``Infinity``
     (not JSON), an integer past 64 bits (orjson refuses it) or nesting deeper than an
     encoder recurses. Those become text; what lies past `ECHO_DEPTH` is cut to "…"."""
     if depth > ECHO_DEPTH:
         return "…"
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, bytes):  # a body that was not JSON; not always UTF-8
+        return value.decode("utf-8", "replace")
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, float) and not math.isfinite(value):
