@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sessionhub.api.app import create_app
 from sessionhub.config import Settings
 
-EXAMPLES = 1500  # per database: about half a minute on a busy two-core machine
+EXAMPLES = 3000  # per database: about half a minute each on a busy two-core machine
 REQUEST_SECONDS = 30.0  # longer than any honest answer (a kernel start), shorter than a hang
 METHODS = ("get", "post", "put", "patch", "delete")
 CONTENT_TYPES = (
@@ -227,7 +227,7 @@ def known_session_ids(portal: BlockingPortal, client: httpx.AsyncClient) -> list
     """Sessions that exist, so requests also reach past the lookup."""
     made = [
         portal.call(lambda kind=kind: client.post("/v1/sessions", json={"kind": kind}))
-        for kind in ("generic", "trace")
+        for kind in ("generic", "trace", "agent")
     ]
     return [response.json()["id"] for response in made]
 
