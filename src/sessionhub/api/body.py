@@ -12,8 +12,27 @@ from starlette.responses import Response
 M = TypeVar("M", bound=BaseModel)
 
 
+def is_json(content_type: str | None) -> bool:
+    """FastAPI's rule for parsing a body as JSON: ``application/json`` or
+    ``application/*+json``, and no content type is not JSON."""
+    if content_type is None:
+        return False
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+NOT_JSON = "Input should be a valid dictionary or object to extract fields from"
+
+
 async def read_model(request: Request, model: type[M]) -> M:
+    """``model`` from a JSON body, refused as a route with a body parameter refuses
+    it: a body without a JSON content type is a 422, as on ``POST /v1/sessions``."""
     body = await request.body()
+    if not is_json(request.headers.get("content-type")):
+        error = {"type": "model_attributes_type", "loc": ("body",), "msg": NOT_JSON}
+        raise RequestValidationError([error])
     try:
         return model.model_validate_json(body or b"")
     except ValidationError as exc:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -15,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from sessionhub.domain import errors
+from sessionhub.domain.models import INT64_MAX, INT64_MIN
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -87,6 +90,50 @@ async def unhandled(request: Request, exc: Exception) -> Response:
 
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+ECHO_DEPTH = 16
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` as every JSON encoder can write it: an error echoes what the client
+    sent, and that may hold bytes that are not UTF-8, a lone surrogate, ``NaN``/``Infinity``
+    (not JSON), an integer past 64 bits (orjson refuses it) or nesting deeper than an
+    encoder recurses. Those become text; what lies past `ECHO_DEPTH` is cut to "…"."""
+    if depth > ECHO_DEPTH:
+        return "…"
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, bytes):  # a body that was not JSON; not always UTF-8
+        return value.decode("utf-8", "replace")
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return str(value)
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(json_safe(item, depth + 1) for item in value)
+    return value
+
+
+def echoing_safely(handler: Handler) -> Handler:
+    """``handler`` given an error whose echoed input, messages and details are
+    `json_safe`: once here for every surface, so no envelope fails to render."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, RequestValidationError):
+            exc = RequestValidationError(json_safe(list(exc.errors())), body=json_safe(exc.body))
+        elif isinstance(exc, errors.SessionHubError):
+            exc.detail, exc.extra = json_safe(exc.detail), json_safe(exc.extra)
+        elif isinstance(exc, HTTPException):
+            exc.detail = json_safe(exc.detail)
+        return await handler(request, exc)
+
+    return handle
 
 
 def model_errors_as(validation_handler: Handler) -> Handler:
@@ -120,6 +167,7 @@ def install_handlers(
 ) -> None:
     """One surface's error envelope: domain errors, invalid requests (also models a
     route builds from what the client sent), HTTP errors, and anything unexpected."""
+    domain, validation, http = map(echoing_safely, (domain, validation, http))
     app.add_exception_handler(errors.SessionHubError, domain)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(ValidationError, model_errors_as(validation))

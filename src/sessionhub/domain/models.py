@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -13,6 +14,9 @@ T = TypeVar("T")
 
 
 NUL_REFUSED = "must not contain NUL characters (\\u0000): PostgreSQL cannot store them"
+SURROGATE_REFUSED = "must not contain lone UTF-16 surrogates (\\ud800-\\udfff): they are not text"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _storable(value: dict[str, Any]) -> dict[str, Any]:
@@ -41,9 +45,21 @@ def _reject_non_finite(value: Any) -> None:
             _reject_non_finite(item)
 
 
-def _no_nul(value: str) -> str:
+def unstorable_text(value: str) -> str | None:
+    """Why neither database can hold ``value`` (and no JSON encoder can write it), or
+    ``None``: the one check of text from outside. A lone surrogate comes from a
+    ``"\\ud800"`` escape in JSON that a lenient decoder let through."""
     if "\x00" in value:
-        raise ValueError(f"the text {NUL_REFUSED}")
+        return NUL_REFUSED
+    if _SURROGATE.search(value):
+        return SURROGATE_REFUSED
+    return None
+
+
+def _storable_text(value: str) -> str:
+    reason = unstorable_text(value)
+    if reason is not None:
+        raise ValueError(f"the text {reason}")
     return value
 
 
@@ -60,9 +76,15 @@ def without_nul(value: Any) -> Any:
 
 
 Json = Annotated[dict[str, Any], AfterValidator(_storable)]
-Text = Annotated[str, AfterValidator(_no_nul)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)]
-Title = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(_storable_text)]
+# An id from outside (a parent, a cursor, an event): looked up, so storable text too.
+Id = Annotated[str, StringConstraints(max_length=200), AfterValidator(_storable_text)]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_storable_text)
+]
+Title = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_storable_text)]
+# A count or position from outside: what a 64-bit database integer holds.
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
 
@@ -150,7 +172,7 @@ class SessionCreate(Model):
     kind: Kind = "generic"
     name: Name | None = None
     title: Title | None = None
-    parent_id: str | None = None
+    parent_id: Id | None = None
     attributes: Json = Field(default_factory=dict)
     metadata: Json = Field(default_factory=dict)
     ttl_seconds: Annotated[int, Field(gt=0, le=10 * 365 * 86400)] | None = None
@@ -170,19 +192,19 @@ class EventCreate(Model):
     type: EventType
     role: Role | None = None
     payload: Json = Field(default_factory=dict)
-    input_tokens: Annotated[int, Field(ge=0)] = 0
-    output_tokens: Annotated[int, Field(ge=0)] = 0
+    input_tokens: Count = 0
+    output_tokens: Count = 0
     cost: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    duration_ms: Annotated[int, Field(ge=0)] = 0
+    duration_ms: Count = 0
 
 
 class EventAppend(EventCreate):
-    expected_seq: Annotated[int, Field(ge=0)] | None = None
+    expected_seq: Count | None = None
 
 
 class EventBatch(Model):
     events: Annotated[list[EventCreate], Field(min_length=1, max_length=1000)]
-    expected_seq: Annotated[int, Field(ge=0)] | None = None
+    expected_seq: Count | None = None
 
 
 class EventList(Model):
@@ -190,14 +212,14 @@ class EventList(Model):
 
 
 # A message's number (from 0) in a transcript, for kinds whose rules address messages.
-MessageIndex = Annotated[int, Field(ge=0)]
+MessageIndex = Count
 
 
 class ForkRequest(Model):
     """Fork at an event (``at_event_id``), after a message (``message_index``: that message
     and what belongs to it are the fork's last), or at the end (neither)."""
 
-    at_event_id: str | None = None
+    at_event_id: Id | None = None
     message_index: MessageIndex | None = None
     title: Title | None = None
     name: Name | None = None
@@ -208,7 +230,7 @@ class RewindRequest(Model):
     """Keep the events up to ``to_event_id``, or up to the end of message ``message_index``
     (exactly one of the two)."""
 
-    to_event_id: str | None = None
+    to_event_id: Id | None = None
     message_index: MessageIndex | None = None
     cleanup_files: bool = False
 
@@ -234,28 +256,28 @@ class Condition(Model):
     ``any`` membership in an attribute holding an array of strings.
     """
 
-    fields: Annotated[list[str], Field(min_length=1, max_length=10)]
+    fields: Annotated[list[Text], Field(min_length=1, max_length=10)]
     op: Literal["eq", "contains", "any"]
-    values: Annotated[list[str], Field(min_length=1, max_length=100)]
+    values: Annotated[list[Text], Field(min_length=1, max_length=100)]
 
 
 class SessionQuery(Model):
-    kind: str | None = None
-    parent_id: str | None = None
+    kind: Text | None = None
+    parent_id: Id | None = None
     status: SessionStatus | None = None
-    name: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
+    name: Text | None = None
+    metadata: dict[Text, Text] = Field(default_factory=dict)
     created_after: datetime | None = None
     created_before: datetime | None = None
     include_children: bool = False
-    limit: int = 50
-    cursor: str | None = None
+    limit: Count = 50
+    cursor: Text | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
     where: list[Condition] = Field(default_factory=list)
     order_by: Literal["created_at", "updated_at", "name"] = "created_at"
     descending: bool = True
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Count = 0
 
 
 class Run(Model):

@@ -10,7 +10,14 @@ from sessionhub.api.body import body_schema, json_response, read_model
 from sessionhub.api.deps import CallerDep, SessionId, current_caller
 from sessionhub.api.native.hot import hot_route
 from sessionhub.api.ops import EVENTS
-from sessionhub.domain.models import Event, EventAppend, EventBatch, EventList, Page
+from sessionhub.domain.models import (
+    INT64_MAX,
+    Event,
+    EventAppend,
+    EventBatch,
+    EventList,
+    Page,
+)
 
 router = APIRouter(prefix="/v1/sessions/{session_id}/events", tags=["events"])
 
@@ -45,7 +52,9 @@ async def append_events(session_id: SessionId, request: Request, caller: CallerD
 async def list_events(
     session_id: SessionId,
     caller: CallerDep,
-    after: Annotated[int, Query(ge=0, description="Return events with seq > after.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT64_MAX, description="Return events with seq > after.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     page = await caller.service.events(caller.workspace_id, session_id, after=after, limit=limit)

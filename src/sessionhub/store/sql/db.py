@@ -28,6 +28,10 @@ from sessionhub.config import redact_url
 from sessionhub.domain.errors import Invalid, Unavailable
 
 _PG_NUL_ERRORS = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
+# What a client may send that a driver cannot bind: a lone UTF-16 surrogate (no UTF-8
+# for it) and an integer past 64 bits. The SQLite driver raises these as they are;
+# asyncpg wraps them in a DataError.
+_SQLITE_UNBINDABLE = (UnicodeEncodeError, OverflowError)
 Row = Mapping[str, Any]
 Params = Mapping[str, Any]
 
@@ -137,14 +141,25 @@ class SqliteConn(Conn):
         self.raw = raw
         self._savepoints = 0
 
+    # try/except rather than `_unbindable_refused()`: free when nothing is raised,
+    # and these run inline on the event loop for every read.
     async def fetch(self, sql: str, params: Params | None = None) -> list[Row]:
-        return self.raw.execute(sql, _sqlite_params(params)).fetchall()
+        try:
+            return self.raw.execute(sql, _sqlite_params(params)).fetchall()
+        except _SQLITE_UNBINDABLE as exc:
+            raise _refusal(exc) from exc
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
-        return self.raw.execute(sql, _sqlite_params(params)).rowcount
+        try:
+            return self.raw.execute(sql, _sqlite_params(params)).rowcount
+        except _SQLITE_UNBINDABLE as exc:
+            raise _refusal(exc) from exc
 
     async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        self.raw.executemany(sql, [_sqlite_params(r) for r in rows])
+        try:
+            self.raw.executemany(sql, [_sqlite_params(r) for r in rows])
+        except _SQLITE_UNBINDABLE as exc:
+            raise _refusal(exc) from exc
 
     async def executemany_values(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.raw.executemany(sql, rows)
@@ -301,13 +316,18 @@ def _pg_args(names: tuple[str, ...], params: Params | None) -> list[Any]:
 
 
 @contextmanager
-def _nul_refused() -> Iterator[None]:
-    """PostgreSQL takes no NUL in text or jsonb, not even to look a row up: a client's
-    mistake (models refuse NUL before a write), so a 400, not a database failure."""
+def _unbindable_refused() -> Iterator[None]:
+    """PostgreSQL takes no NUL in text or jsonb, not even to look a row up; neither
+    database binds a lone surrogate or an integer past 64 bits. Each is a client's
+    mistake (models refuse them before a write), so a 400, not a database failure."""
     try:
         yield
     except _PG_NUL_ERRORS as exc:
         raise Invalid("text with NUL characters (\\u0000) is not accepted") from exc
+    except asyncpg.DataError as exc:
+        if not isinstance(exc.__cause__, _SQLITE_UNBINDABLE):
+            raise
+        raise _refusal(exc.__cause__) from exc
 
 
 class PgConn(Conn):
@@ -318,25 +338,31 @@ class PgConn(Conn):
 
     async def fetch(self, sql: str, params: Params | None = None) -> list[Row]:
         text, names = pg_sql(sql)
-        with _nul_refused():
+        with _unbindable_refused():
             return list(await self.raw.fetch(text, *_pg_args(names, params)))
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
         text, names = pg_sql(sql)
-        with _nul_refused():
+        with _unbindable_refused():
             status: str = await self.raw.execute(text, *_pg_args(names, params))
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         text, names = pg_sql(sql)
-        with _nul_refused():
+        with _unbindable_refused():
             await self.raw.executemany(text, [_pg_args(names, r) for r in rows])
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         async with self.raw.transaction():
             yield
+
+
+def _refusal(exc: BaseException) -> Invalid:
+    if isinstance(exc, UnicodeEncodeError):
+        return Invalid("text with lone UTF-16 surrogates (\\ud800-\\udfff) is not accepted")
+    return Invalid("an integer past 64 bits is not accepted")
 
 
 async def _init_pg_connection(conn: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,6 +10,7 @@ from fastapi import Depends, Request
 from sessionhub.api.deps import authenticate
 from sessionhub.core.hub import Hub
 from sessionhub.domain.errors import Invalid
+from sessionhub.domain.models import INT64_MAX
 from sessionhub.kinds.trace.rules import TraceSessions
 
 MAX_LIMIT = 100
@@ -35,10 +37,12 @@ def paging(page: float | None, limit: float | None, default: int = 50) -> tuple[
     """(limit, offset) from a 1-based page and a limit, numbers as ints or whole floats."""
     size = default if limit is None else limit
     number = 1 if page is None else page
+    if not (math.isfinite(size) and math.isfinite(number)):  # NaN, Infinity
+        raise Invalid("page and limit must be whole numbers")
     if size != int(size) or number != int(number):
         raise Invalid("page and limit must be whole numbers")
     if not 1 <= size <= MAX_LIMIT:
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
-    if number < 1:
-        raise Invalid("page starts at 1")
+    if not 1 <= number <= INT64_MAX // MAX_LIMIT:
+        raise Invalid(f"page must be between 1 and {INT64_MAX // MAX_LIMIT}")
     return int(size), (int(number) - 1) * int(size)
