@@ -78,6 +78,9 @@ class KernelDriver(Driver):
         self._host = host
         settings = host.settings
         self.replay_on_restart = settings.kernel_replay_on_restart
+        # connection files (kernel-<id>.json) in this node's runtime dir, not the cwd
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        self.manager.connection_dir = str(self.runtime_dir)
         if settings.kernel_cull_idle_timeout > 0:
             culler = IdleCuller(self, settings.kernel_cull_idle_timeout)
             self._culler = asyncio.create_task(culler.run(settings.kernel_cull_interval))
@@ -91,6 +94,11 @@ class KernelDriver(Driver):
         if self._host is None:
             raise Unavailable("the kernel driver is not open")
         return self._host
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Where this node's kernels keep their connection files (and ipc sockets)."""
+        return self.host.settings.runtime_dir / "kernels"
 
     async def close(self) -> None:
         if self.pool is not None:

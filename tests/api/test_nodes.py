@@ -1,0 +1,213 @@
+"""Several nodes, one service: `sessionhub serve` processes sharing one PostgreSQL.
+
+A kernel belongs to one node; requests for it through any other node are forwarded
+to the owner (HTTP and the Jupyter websocket), and when the owner dies the first
+request that needs the kernel takes it over. PostgreSQL only (several processes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from sessionhub.api.dialects.jupyter.channels import V1, pack_v1, unpack_v1
+from sessionhub.testing.fixtures import free_port
+
+pytestmark = pytest.mark.postgres
+HEARTBEAT, TAKEOVER = 0.5, 3.0
+
+
+@dataclass
+class ServerProcess:
+    proc: subprocess.Popen[bytes]
+    url: str
+
+
+Cluster = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    """Starts `sessionhub serve` nodes on one database and one shared files directory,
+    each with its own data dir; stops (and reaps) each one it started."""
+    started: list[ServerProcess] = []
+
+    def start(name: str, *args: str) -> ServerProcess:
+        port = free_port()
+        env = {**os.environ, "SESSIONHUB_DATABASE_URL": postgres_url, "SESSIONHUB_NO_AUTH": "1",
+               "SESSIONHUB_DATA_DIR": str(tmp_path / name), "SESSIONHUB_PORT": str(port),
+               "SESSIONHUB_FILES_ROOT": str(tmp_path / "shared-files"),
+               "SESSIONHUB_NODE_HEARTBEAT_INTERVAL": str(HEARTBEAT),
+               "SESSIONHUB_NODE_TAKEOVER_TIMEOUT": str(TAKEOVER),
+               "SESSIONHUB_LOG_LEVEL": "WARNING"}  # fmt: skip
+        command = [sys.executable, "-m", "sessionhub", "serve", *args]
+        server = ServerProcess(subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}")
+        started.append(server)
+        wait_ready(server.url)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            if server.proc.poll() is None:
+                server.proc.terminate()
+        for server in started:
+            try:
+                server.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.wait(timeout=10)
+
+
+def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+def open_notebook(url: str, path: str) -> tuple[str, str]:
+    """A kernel session made through the Jupyter dialect: (session id, kernel id)."""
+    made = httpx.post(
+        f"{url}/jupyter/api/sessions",
+        json={"path": path, "type": "notebook", "name": path, "kernel": {"name": "python3"}},
+        timeout=60,
+    )
+    assert made.status_code == 201, made.text
+    body = made.json()
+    return body["id"], body["kernel"]["id"]
+
+
+def execute(url: str, sid: str, code: str) -> httpx.Response:
+    return httpx.post(f"{url}/v1/sessions/{sid}/execute", json={"code": code}, timeout=90)
+
+
+def result(response: httpx.Response) -> tuple[Any, int]:
+    """(the value the cell printed as its result, the cell's execution_count)."""
+    assert response.status_code == 200, response.text
+    payload = response.json()["payload"]
+    assert payload["status"] == "ok", payload
+    [output] = [o for o in payload["outputs"] if o["output_type"] == "execute_result"]
+    return eval(output["data"]["text/plain"]), payload["execution_count"]
+
+
+def kernel_processes(kernel_id: str) -> list[int]:
+    """Live processes on this host whose command line names the kernel's connection file."""
+    needle = f"kernel-{kernel_id}.json".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def until(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def one_kernel_scenario(entry: str, others: list[str]) -> tuple[str, str, int]:
+    """A notebook opened through ``entry``, executed through ``others`` in turn: one
+    kernel answers (same pid, state kept, execution_count rising by one)."""
+    sid, kid = open_notebook(entry, f"n-{uuid.uuid4().hex[:6]}.ipynb")
+    pid, count = result(execute(others[0], sid, "import os; x = 41; os.getpid()"))
+    for step in range(1, 5):
+        via = others[step % len(others)]
+        (seen_pid, x), seen_count = result(execute(via, sid, "x += 1; (os.getpid(), x)"))
+        assert (seen_pid, x, seen_count) == (pid, 41 + step, count + step), via
+    return sid, kid, pid
+
+
+def run_over_websocket(base: str, kernel_id: str, code: str) -> str:
+    """Execute through the kernel's websocket (v1 binary frames); the result's text."""
+    header = {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "username": "t",
+              "session": uuid.uuid4().hex, "version": "5.3",
+              "date": datetime.now(UTC).isoformat()}  # fmt: skip
+    content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+               "allow_stdin": False, "stop_on_error": True}  # fmt: skip
+    url = base.replace("http", "ws", 1) + f"/jupyter/api/kernels/{kernel_id}/channels"
+    found, idle = None, False
+    with connect(url, subprotocols=[V1], open_timeout=30) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == V1
+        parts = [json.dumps(p).encode() for p in (header, {}, {}, content)]
+        ws.send(pack_v1("shell", parts))
+        while not (idle and found is not None):
+            frame = ws.recv(timeout=30)
+            assert isinstance(frame, bytes)
+            _, raw = unpack_v1(frame)
+            got_header, parent, got = (json.loads(raw[i]) for i in (0, 1, 3))
+            if parent.get("msg_id") != header["msg_id"]:
+                continue
+            if got_header["msg_type"] == "execute_result":
+                found = got["data"]["text/plain"]
+            idle = idle or got.get("execution_state") == "idle"
+    return str(found)
+
+
+def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
+    a, b, c = cluster("a"), cluster("b"), cluster("c")
+    sid, kid, pid = one_kernel_scenario(a.url, [b.url, c.url])
+    assert kernel_processes(kid) == [pid]
+    # the Jupyter kernel routes and websocket through B reach A's kernel
+    model = httpx.get(f"{b.url}/jupyter/api/kernels/{kid}")
+    assert model.status_code == 200 and model.json()["id"] == kid
+    assert run_over_websocket(b.url, kid, "x * 10") == "450"
+    assert result(execute(c.url, sid, "x"))[0] == 45
+
+    a.proc.send_signal(signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    killed = time.monotonic()
+    answered = None
+    while answered is None and time.monotonic() - killed < TAKEOVER + 30:
+        response = execute(b.url, sid, "import os; os.getpid()")
+        if response.status_code == 200:
+            answered = response
+        else:
+            assert response.status_code == 503, response.text
+            time.sleep(0.2)
+    took = time.monotonic() - killed
+    assert answered is not None, "no node took the kernel over"
+    new_pid, _ = result(answered)
+    assert new_pid != pid
+    print(f"takeover answered {took:.2f} s after SIGKILL (timeout {TAKEOVER} s)")
+    assert took < TAKEOVER + 10
+    assert until(lambda: kernel_processes(kid) == [new_pid], 15), kernel_processes(kid)
+    # C now forwards to B, the new owner
+    assert result(execute(c.url, sid, "os.getpid()"))[0] == new_pid
+
+
+def test_two_workers_one_kernel(cluster: Cluster) -> None:
+    server = cluster("w", "--workers", "2")
+    sid, kid, pid = one_kernel_scenario(server.url, [server.url])
+    assert kernel_processes(kid) == [pid]
