@@ -7,6 +7,7 @@ request that needs the kernel takes it over. PostgreSQL only (several processes)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from websockets.sync.client import connect
@@ -27,7 +29,7 @@ from websockets.sync.client import connect
 from sessionhub.api.dialects.jupyter.channels import V1, pack_v1, unpack_v1
 from sessionhub.testing.fixtures import free_port
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 HEARTBEAT, TAKEOVER = 0.5, 3.0
 
 
@@ -184,6 +186,11 @@ def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     assert model.status_code == 200 and model.json()["id"] == kid
     assert run_over_websocket(b.url, kid, "x * 10") == "450"
     assert result(execute(c.url, sid, "x"))[0] == 45
+    # a client cannot pass for a node: a made-up forwarding credential is dropped, and B
+    # still forwards to A (were it trusted, B would refuse: "moved to another node")
+    forged = httpx.post(f"{b.url}/v1/sessions/{sid}/execute", json={"code": "os.getpid()"},
+                        headers={"x-sessionhub-forward": "guess"}, timeout=90)  # fmt: skip
+    assert result(forged)[0] == pid
 
     a.proc.send_signal(signal.SIGKILL)
     a.proc.wait(timeout=10)
@@ -207,7 +214,17 @@ def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     assert result(execute(c.url, sid, "os.getpid()"))[0] == new_pid
 
 
-def test_two_workers_one_kernel(cluster: Cluster) -> None:
+def test_two_workers_one_kernel(cluster: Cluster, postgres_url: str) -> None:
     server = cluster("w", "--workers", "2")
-    sid, kid, pid = one_kernel_scenario(server.url, [server.url])
+    sid, kid, pid = one_kernel_scenario(server.url, [server.url] * 2)
     assert kernel_processes(kid) == [pid]
+    urls = asyncio.run(node_urls(postgres_url))
+    assert len(urls) == 2 and server.url not in urls  # each worker has its own address
+
+
+async def node_urls(url: str) -> set[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return {row["url"] for row in await conn.fetch("SELECT url FROM nodes")}
+    finally:
+        await conn.close()
