@@ -55,7 +55,7 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
                "SESSIONHUB_FILES_ROOT": str(tmp_path / "shared-files"),
                "SESSIONHUB_NODE_HEARTBEAT_INTERVAL": str(HEARTBEAT),
                "SESSIONHUB_NODE_TAKEOVER_TIMEOUT": str(TAKEOVER),
-               "SESSIONHUB_LOG_LEVEL": "WARNING"}  # fmt: skip
+               "SESSIONHUB_KERNEL_REPLAY_ON_RESTART": "1", "SESSIONHUB_LOG_LEVEL": "WARNING"}  # fmt: skip
         command = [sys.executable, "-m", "sessionhub", "serve", *args]
         server = ServerProcess(subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}")
         started.append(server)
@@ -210,13 +210,22 @@ def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     print(f"takeover answered {took:.2f} s after SIGKILL (timeout {TAKEOVER} s)")
     assert took < TAKEOVER + 10
     assert until(lambda: kernel_processes(kid) == [new_pid], 15), kernel_processes(kid)
-    # C now forwards to B, the new owner
-    assert result(execute(c.url, sid, "os.getpid()"))[0] == new_pid
+    # C now forwards to B, the new owner, whose kernel replayed the transcript
+    assert result(execute(c.url, sid, "(os.getpid(), x)"))[0] == (new_pid, 45)
+
+    # a clean shutdown hands the lease back: C answers at once, without the timeout
+    b.proc.terminate()
+    b.proc.wait(timeout=30)
+    stopped = time.monotonic()
+    (third_pid, x), _ = result(execute(c.url, sid, "(os.getpid(), x)"))
+    assert third_pid not in (pid, new_pid) and x == 45
+    assert time.monotonic() - stopped < TAKEOVER
+    assert until(lambda: kernel_processes(kid) == [third_pid], 15), kernel_processes(kid)
 
 
 def test_two_workers_one_kernel(cluster: Cluster, postgres_url: str) -> None:
     server = cluster("w", "--workers", "2")
-    sid, kid, pid = one_kernel_scenario(server.url, [server.url] * 2)
+    _, kid, pid = one_kernel_scenario(server.url, [server.url] * 2)
     assert kernel_processes(kid) == [pid]
     urls = asyncio.run(node_urls(postgres_url))
     assert len(urls) == 2 and server.url not in urls  # each worker has its own address
