@@ -28,6 +28,7 @@ from websockets.sync.client import connect
 
 from sessionhub.api.dialects.jupyter.channels import V1, pack_v1, unpack_v1
 from sessionhub.testing.fixtures import free_port
+from tests.kinds.machine.support import TINY
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 HEARTBEAT, TAKEOVER = 0.5, 3.0
@@ -55,7 +56,8 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
                "SESSIONHUB_FILES_ROOT": str(tmp_path / "shared-files"),
                "SESSIONHUB_NODE_HEARTBEAT_INTERVAL": str(HEARTBEAT),
                "SESSIONHUB_NODE_TAKEOVER_TIMEOUT": str(TAKEOVER),
-               "SESSIONHUB_KERNEL_REPLAY_ON_RESTART": "1", "SESSIONHUB_LOG_LEVEL": "WARNING"}  # fmt: skip
+               "SESSIONHUB_KERNEL_REPLAY_ON_RESTART": "1", "SESSIONHUB_REAPER_INTERVAL": "0.5",
+               "SESSIONHUB_LOG_LEVEL": "WARNING"}  # fmt: skip
         command = [sys.executable, "-m", "sessionhub", "serve", *args]
         server = ServerProcess(subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}")
         started.append(server)
@@ -237,3 +239,64 @@ async def node_urls(url: str) -> set[str]:
         return {row["url"] for row in await conn.fetch("SELECT url FROM nodes")}
     finally:
         await conn.close()
+
+
+def gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def launch_machine(url: str) -> tuple[str, dict[str, Any]]:
+    """A machine lease started through ``url``: (session id, attributes once ready)."""
+    machine = {"name": "tiny", "command": TINY, "probe": "http:/", "startup_timeout": 20}
+    assert httpx.post(f"{url}/v1/machines", json=machine).status_code in (201, 409)
+    made = httpx.post(f"{url}/v1/sessions", json={"kind": "machine",
+                                                  "attributes": {"machine_id": "tiny"}})  # fmt: skip
+    sid = made.json()["id"]
+    assert httpx.post(f"{url}/v1/sessions/{sid}/runs", json={}).status_code == 202
+    assert until(lambda: bool(attributes(url, sid).get("url")), 30)
+    return sid, attributes(url, sid)
+
+
+def attributes(url: str, sid: str) -> dict[str, Any]:
+    found: dict[str, Any] = httpx.get(f"{url}/v1/sessions/{sid}").json()["attributes"]
+    return found
+
+
+def test_machine_lease_through_other_nodes(cluster: Cluster, postgres_url: str) -> None:
+    a, c = cluster("a"), cluster("c")
+    sid, started = launch_machine(a.url)
+    seen = attributes(c.url, sid)
+    assert seen["url"] == started["url"] and seen["state"] == "ready"
+    assert httpx.get(seen["url"]).status_code == 200  # the lease's own server answers
+    # cancelled through C: the run's owner (A) hears it through PostgreSQL and kills
+    cancelled = httpx.post(f"{c.url}/v1/sessions/{sid}/cancel", timeout=30).json()
+    assert cancelled["cancelled"] is True
+    assert until(lambda: bool(attributes(c.url, sid).get("end_time")), 20)
+    assert until(lambda: gone(started["pid"]), 20)
+    assert until(lambda: run_statuses(postgres_url, sid) == ["cancelled"], 10)
+
+    # A dies with a lease running: C marks the run interrupted (A's lock is gone)
+    sid, started = launch_machine(a.url)
+    a.proc.send_signal(signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    try:
+        assert until(lambda: run_statuses(postgres_url, sid) == ["interrupted"], 20), run_statuses(postgres_url, sid)
+        assert httpx.get(f"{c.url}/v1/sessions/{sid}").json()["status"] == "idle"
+    finally:
+        os.killpg(started["pgid"], signal.SIGKILL)  # the lease A started and left behind
+
+
+def run_statuses(database_url: str, sid: str) -> list[str]:
+    async def read() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch("SELECT status FROM runs WHERE session_id = $1", sid)
+            return [row["status"] for row in rows]
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())

@@ -14,9 +14,10 @@ import contextlib
 import logging
 import shutil
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from sessionhub.config import Settings
 from sessionhub.core.bus import EventBus
@@ -135,6 +136,7 @@ async def open_hub(
     """Open the store, register the node (at ``node_url`` when given), start the drivers
     and the expiry reaper; close all in reverse, handing the node's leases back."""
     settings = node_settings(settings)
+    shared = settings.resolved_database_url.startswith("postgresql")
     store = _open_store(settings)
     await store.open()
     bus = EventBus()
@@ -152,7 +154,10 @@ async def open_hub(
     settings.runtime_dir.mkdir(parents=True, exist_ok=True)
     await drivers.open(ServiceHost(settings, service, machines))
     await store.interrupt_orphaned_runs(owner=runs.owner)
-    reaper = asyncio.create_task(reap_forever(service, settings.reaper_interval))
+    # only PostgreSQL tells a live process from a dead one (its advisory lock); SQLite
+    # has one process, whose start-up already settled the runs of the one before it
+    orphans = partial(store.interrupt_orphaned_runs, owner=runs.owner) if shared else none_left
+    reaper = asyncio.create_task(reap_forever(service, orphans, settings.reaper_interval))
     try:
         yield hub
     finally:
@@ -167,12 +172,23 @@ async def open_hub(
         await store.close()
 
 
-async def reap_forever(service: SessionService, interval: float) -> None:
+async def none_left() -> int:
+    return 0
+
+
+async def reap_forever(
+    service: SessionService, interrupt_orphans: Callable[[], Awaitable[int]], interval: float
+) -> None:
+    """Expired sessions go; runs of a node that died (no restart needed) are marked
+    interrupted."""
     while True:
         await asyncio.sleep(interval)
         try:
             removed = await service.reap_expired()
             if removed:
                 log.info("reaped %d expired sessions", removed)
+            interrupted = await interrupt_orphans()
+            if interrupted:
+                log.info("marked %d runs of stopped nodes interrupted", interrupted)
         except Exception:
             log.exception("the expiry reaper failed; retrying next round")
