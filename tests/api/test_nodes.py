@@ -194,6 +194,12 @@ def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
                         headers={"x-sessionhub-forward": "guess"}, timeout=90)  # fmt: skip
     assert result(forged)[0] == pid
 
+    # session files through any node (one shared files directory, separate data dirs)
+    assert execute(b.url, sid, "open('from_kernel.txt', 'w').write('on A')").status_code == 200
+    assert httpx.get(f"{c.url}/v1/sessions/{sid}/files/from_kernel.txt").text == "on A"
+    put = httpx.put(f"{c.url}/v1/sessions/{sid}/files/from_c.txt", content=b"via C")
+    assert put.status_code in (200, 201), put.text
+
     a.proc.send_signal(signal.SIGKILL)
     a.proc.wait(timeout=10)
     killed = time.monotonic()
@@ -212,8 +218,10 @@ def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     print(f"takeover answered {took:.2f} s after SIGKILL (timeout {TAKEOVER} s)")
     assert took < TAKEOVER + 10
     assert until(lambda: kernel_processes(kid) == [new_pid], 15), kernel_processes(kid)
-    # C now forwards to B, the new owner, whose kernel replayed the transcript
+    # C now forwards to B, the new owner, whose kernel replayed the transcript and
+    # finds the session's files where A's kernel left them
     assert result(execute(c.url, sid, "(os.getpid(), x)"))[0] == (new_pid, 45)
+    assert result(execute(c.url, sid, "open('from_c.txt').read()"))[0] == "via C"
 
     # a clean shutdown hands the lease back: C answers at once, without the timeout
     b.proc.terminate()
