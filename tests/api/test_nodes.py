@@ -239,6 +239,17 @@ def test_two_workers_one_kernel(cluster: Cluster, postgres_url: str) -> None:
     assert kernel_processes(kid) == [pid]
     urls = asyncio.run(node_urls(postgres_url))
     assert len(urls) == 2 and server.url not in urls  # each worker has its own address
+    # /metrics, whichever worker answers, counts the requests of both
+    for worker in sorted(urls):  # each worker's own address: ten requests each
+        for _ in range(10):
+            assert httpx.get(f"{worker}/healthz").status_code == 200
+    for worker in urls:
+        assert healthz_count(httpx.get(f"{worker}/metrics").text) == 20
+
+
+def healthz_count(metrics: str) -> float:
+    prefix = 'sessionhub_http_requests_total{method="GET",route="/healthz",status="200"}'
+    return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(prefix))
 
 
 async def node_urls(url: str) -> set[str]:
@@ -292,7 +303,9 @@ def test_machine_lease_through_other_nodes(cluster: Cluster, postgres_url: str) 
     a.proc.send_signal(signal.SIGKILL)
     a.proc.wait(timeout=10)
     try:
-        assert until(lambda: run_statuses(postgres_url, sid) == ["interrupted"], 20), run_statuses(postgres_url, sid)
+        assert until(lambda: run_statuses(postgres_url, sid) == ["interrupted"], 20), run_statuses(
+            postgres_url, sid
+        )
         assert httpx.get(f"{c.url}/v1/sessions/{sid}").json()["status"] == "idle"
     finally:
         os.killpg(started["pgid"], signal.SIGKILL)  # the lease A started and left behind
