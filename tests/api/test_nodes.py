@@ -28,6 +28,7 @@ from websockets.sync.client import connect
 
 from sessionhub.api.dialects.jupyter.channels import V1, pack_v1, unpack_v1
 from sessionhub.testing.fixtures import free_port
+from tests.api.dialects.mix.fake_llm import FakeLLM
 from tests.kinds.machine.support import TINY
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -49,9 +50,9 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
     each with its own data dir; stops (and reaps) each one it started."""
     started: list[ServerProcess] = []
 
-    def start(name: str, *args: str) -> ServerProcess:
+    def start(name: str, *args: str, **extra: str) -> ServerProcess:
         port = free_port()
-        env = {**os.environ, "SESSIONHUB_DATABASE_URL": postgres_url, "SESSIONHUB_NO_AUTH": "1",
+        env = {**os.environ, **extra, "SESSIONHUB_DATABASE_URL": postgres_url, "SESSIONHUB_NO_AUTH": "1",
                "SESSIONHUB_DATA_DIR": str(tmp_path / name), "SESSIONHUB_PORT": str(port),
                "SESSIONHUB_FILES_ROOT": str(tmp_path / "shared-files"),
                "SESSIONHUB_NODE_HEARTBEAT_INTERVAL": str(HEARTBEAT),
@@ -321,3 +322,34 @@ def run_statuses(database_url: str, sid: str) -> list[str]:
             await conn.close()
 
     return asyncio.run(read())
+
+
+def processes_with(needle: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if needle.encode() in cmdline and not gone(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+def test_agent_turn_started_on_b_is_cancelled_through_c(
+    cluster: Cluster, postgres_url: str
+) -> None:
+    marker = f"sleep 61.{uuid.uuid4().int % 10_000:04d}"
+    script = [{"tools": [("Bash", {"command": f"{marker} && echo done", "timeout": 600_000})]}]
+    with FakeLLM(script) as llm:
+        agent = {"SESSIONHUB_AGENT_BASE_URL": llm.url, "SESSIONHUB_AGENT_MODEL": "fake"}
+        b, c = cluster("b", **agent), cluster("c", **agent)
+        sid = httpx.post(f"{b.url}/v1/sessions", json={"kind": "agent"}).json()["id"]
+        started = httpx.post(f"{b.url}/v1/sessions/{sid}/runs", json={"input": {"text": "go"}})
+        assert started.status_code == 202, started.text
+        assert until(lambda: bool(processes_with(marker)), 30), "the tool never started"
+        cancelled = httpx.post(f"{c.url}/v1/sessions/{sid}/cancel", timeout=30).json()
+        assert cancelled["cancelled"] is True
+        assert until(lambda: not processes_with(marker), 20), processes_with(marker)
+        assert until(lambda: run_statuses(postgres_url, sid) == ["cancelled"], 20)
