@@ -27,11 +27,11 @@ import pytest
 from websockets.sync.client import connect
 
 from sessionhub.api.dialects.jupyter.channels import V1, pack_v1, unpack_v1
+from sessionhub.core.nodes import kernel_resource
 from sessionhub.testing.fixtures import free_port
 from tests.api.dialects.mix.fake_llm import FakeLLM
 from tests.kinds.machine.support import TINY
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 HEARTBEAT, TAKEOVER = 0.5, 3.0
 
 
@@ -180,6 +180,8 @@ def run_over_websocket(base: str, kernel_id: str, code: str) -> str:
     return str(found)
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     a, b, c = cluster("a"), cluster("b"), cluster("c")
     sid, kid, pid = one_kernel_scenario(a.url, [b.url, c.url])
@@ -234,6 +236,8 @@ def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     assert until(lambda: kernel_processes(kid) == [third_pid], 15), kernel_processes(kid)
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 def test_two_workers_one_kernel(cluster: Cluster, postgres_url: str) -> None:
     server = cluster("w", "--workers", "2")
     _, kid, pid = one_kernel_scenario(server.url, [server.url] * 2)
@@ -286,6 +290,8 @@ def attributes(url: str, sid: str) -> dict[str, Any]:
     return found
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 def test_machine_lease_through_other_nodes(cluster: Cluster, postgres_url: str) -> None:
     a, c = cluster("a"), cluster("c")
     sid, started = launch_machine(a.url)
@@ -337,6 +343,8 @@ def processes_with(needle: str) -> list[int]:
     return found
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 def test_agent_turn_started_on_b_is_cancelled_through_c(
     cluster: Cluster, postgres_url: str
 ) -> None:
@@ -353,3 +361,14 @@ def test_agent_turn_started_on_b_is_cancelled_through_c(
         assert cancelled["cancelled"] is True
         assert until(lambda: not processes_with(marker), 20), processes_with(marker)
         assert until(lambda: run_statuses(postgres_url, sid) == ["cancelled"], 20)
+
+
+@pytest.mark.anyio
+async def test_an_unknown_kernel_keeps_no_lease(client: httpx.AsyncClient, app: Any) -> None:
+    """Asking for kernel ids nobody runs leaves no lease rows behind (404 as before)."""
+    for path in ("/jupyter/api/kernels/nope", "/jupyter/api/kernels/nope/interrupt"):
+        method = "GET" if path.endswith("nope") else "POST"
+        assert (await client.request(method, path)).status_code == 404
+    nodes = app.state.hub.nodes
+    resource = kernel_resource(app.state.hub.default_workspace_id, "nope")
+    assert not await nodes.release(resource)  # nothing to give back: no row was left

@@ -209,6 +209,10 @@ async def claim_here(request: Request, resource: str) -> None:
     await forwarder_of(request.app).nodes.claim(resource)
 
 
+async def release_here(request: Request, resource: str) -> None:
+    await forwarder_of(request.app).nodes.release(resource)
+
+
 async def websocket_to_owner(ws: WebSocket, resource: str) -> bool:
     """Whether the websocket was served by the node holding ``resource`` (not this one)."""
     forwarder = forwarder_of(ws.app)

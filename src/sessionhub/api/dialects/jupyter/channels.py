@@ -20,7 +20,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sessionhub.api.deps import bearer_secret
-from sessionhub.api.forward import websocket_to_owner
+from sessionhub.api.forward import forwarder_of, websocket_to_owner
 from sessionhub.core.hub import Hub
 from sessionhub.core.nodes import kernel_resource
 from sessionhub.domain.errors import NotFound, Unavailable
@@ -96,6 +96,7 @@ async def channels(ws: WebSocket, kernel_id: str) -> None:
             return
         bridge = await KernelSessions.of(hub.service).bridge(workspace_id, kernel_id)
     except NotFound:
+        await forwarder_of(ws.app).nodes.release(kernel_resource(workspace_id, kernel_id))
         await ws.close(code=1008)
         return
     except Unavailable:

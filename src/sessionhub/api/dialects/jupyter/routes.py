@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -27,6 +29,15 @@ class Caller:
     async def at_owner(self, request: Request, kernel_id: str) -> Response | None:
         """The answer of the node that runs the kernel, when that is another node."""
         return await forward.to_owner(request, kernel_resource(self.workspace_id, kernel_id))
+
+    @asynccontextmanager
+    async def no_lease_if_unknown(self, request: Request, kernel_id: str) -> AsyncIterator[None]:
+        """A kernel id nothing here knows keeps no lease (``at_owner`` took one for it)."""
+        try:
+            yield
+        except NotFound:
+            await forward.release_here(request, kernel_resource(self.workspace_id, kernel_id))
+            raise
 
     async def claim_here(self, request: Request, kernel_id: str) -> None:
         if kernel_id:
@@ -124,14 +135,16 @@ async def start_kernel(request: Request, response: Response, c: CallerDep) -> di
 async def get_kernel(kernel_id: str, request: Request, c: CallerDep) -> Response:
     if (forwarded := await c.at_owner(request, kernel_id)) is not None:
         return forwarded
-    return wire.answer(await c.sessions.kernel(c.workspace_id, kernel_id))
+    async with c.no_lease_if_unknown(request, kernel_id):
+        return wire.answer(await c.sessions.kernel(c.workspace_id, kernel_id))
 
 
 @router.delete("/api/kernels/{kernel_id}", status_code=204)
 async def delete_kernel(kernel_id: str, request: Request, c: CallerDep) -> Response:
     if (forwarded := await c.at_owner(request, kernel_id)) is not None:
         return forwarded
-    await c.sessions.shutdown_kernel(c.workspace_id, kernel_id)
+    async with c.no_lease_if_unknown(request, kernel_id):
+        await c.sessions.shutdown_kernel(c.workspace_id, kernel_id)
     return Response(status_code=204)
 
 
@@ -139,7 +152,8 @@ async def delete_kernel(kernel_id: str, request: Request, c: CallerDep) -> Respo
 async def interrupt_kernel(kernel_id: str, request: Request, c: CallerDep) -> Response:
     if (forwarded := await c.at_owner(request, kernel_id)) is not None:
         return forwarded
-    await c.sessions.interrupt_kernel(c.workspace_id, kernel_id)
+    async with c.no_lease_if_unknown(request, kernel_id):
+        await c.sessions.interrupt_kernel(c.workspace_id, kernel_id)
     return Response(status_code=204)
 
 
@@ -147,7 +161,8 @@ async def interrupt_kernel(kernel_id: str, request: Request, c: CallerDep) -> Re
 async def restart_kernel(kernel_id: str, request: Request, c: CallerDep) -> Response:
     if (forwarded := await c.at_owner(request, kernel_id)) is not None:
         return forwarded
-    return wire.answer(await c.sessions.restart_kernel(c.workspace_id, kernel_id))
+    async with c.no_lease_if_unknown(request, kernel_id):
+        return wire.answer(await c.sessions.restart_kernel(c.workspace_id, kernel_id))
 
 
 # kernelspecs
