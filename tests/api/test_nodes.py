@@ -39,6 +39,7 @@ HEARTBEAT, TAKEOVER = 0.5, 3.0
 class ServerProcess:
     proc: subprocess.Popen[bytes]
     url: str
+    data_dir: Path
 
 
 Cluster = Callable[..., ServerProcess]
@@ -60,7 +61,9 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
                "SESSIONHUB_KERNEL_REPLAY_ON_RESTART": "1", "SESSIONHUB_REAPER_INTERVAL": "0.5",
                "SESSIONHUB_LOG_LEVEL": "WARNING"}  # fmt: skip
         command = [sys.executable, "-m", "sessionhub", "serve", *args]
-        server = ServerProcess(subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}")
+        server = ServerProcess(
+            subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}", tmp_path / name
+        )
         started.append(server)
         wait_ready(server.url)
         return server
@@ -186,6 +189,9 @@ def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     a, b, c = cluster("a"), cluster("b"), cluster("c")
     sid, kid, pid = one_kernel_scenario(a.url, [b.url, c.url])
     assert kernel_processes(kid) == [pid]
+    # its connection file is in A's own runtime dir, not the directory serve ran in
+    [connection] = (a.data_dir / "runtime").glob(f"node-*/kernels/kernel-{kid}.json")
+    assert str(connection).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
     # the Jupyter kernel routes and websocket through B reach A's kernel
     model = httpx.get(f"{b.url}/jupyter/api/kernels/{kid}")
     assert model.status_code == 200 and model.json()["id"] == kid
