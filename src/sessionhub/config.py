@@ -88,6 +88,25 @@ class Settings(BaseSettings):
         default=1024, ge=1,
         description="Largest file a sandboxed process may write (RLIMIT_FSIZE).",
     )  # fmt: skip
+    files_root: Path | None = Field(
+        default=None,
+        description="Where session directories live; default: data_dir/files. Share it "
+        "between hosts (a shared filesystem) when several nodes serve one database.",
+    )
+    node_url: str | None = Field(
+        default=None,
+        description="The URL other nodes reach this one at; default: http://<host>:<port>.",
+    )
+    node_id: str | None = Field(
+        default=None, description="Set by the server for each process (a fresh id); leave unset."
+    )
+    node_heartbeat_interval: float = Field(
+        default=2.0, gt=0, description="Seconds between a node's heartbeats in the database."
+    )
+    node_takeover_timeout: float = Field(
+        default=10.0, gt=0,
+        description="Seconds without a heartbeat before another node takes a node's kernels.",
+    )  # fmt: skip
     hot_routes: bool = Field(
         default=True, description="Serve append and get through the lean Starlette routes."
     )
@@ -128,7 +147,22 @@ class Settings(BaseSettings):
 
     @property
     def files_dir(self) -> Path:
-        return self.data_dir / "files"
+        return self.files_root if self.files_root is not None else self.data_dir / "files"
+
+    @property
+    def runtime_dir(self) -> Path:
+        """This node's own runtime files (kernel connection files, ipc sockets): never
+        the working directory, never shared between nodes."""
+        return self.data_dir / "runtime" / (self.node_id or "local")
+
+    @property
+    def advertised_url(self) -> str:
+        """Where other nodes send this node's forwarded requests."""
+        if self.node_url:
+            return self.node_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
 
     def host_is_loopback(self) -> bool:
         if self.host == "localhost":

@@ -9,6 +9,9 @@ as one line.
 On PostgreSQL any number of processes share the database (streams, cancels and
 single flight go through it), so ``--workers N`` runs N processes on one port;
 migrations and the first admin key happen once, in the parent, before they start.
+Each worker is a node of its own (``sessionhub.core.nodes``), reachable by the
+others at a port of its own (``sessionhub.api.forward.worker_listener``), and
+/metrics merges every worker's counters (prometheus_client's multiprocess mode).
 SQLite has one writer per file and an in-process bus, so it runs one process, and
 one server per data dir.
 """
@@ -20,6 +23,7 @@ import errno
 import fcntl
 import gc
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -200,11 +204,25 @@ def app_from_environment() -> FastAPI:
     return app
 
 
+def share_metrics(settings: Settings) -> Path:
+    """prometheus_client's multiprocess mode for the workers: each writes its metrics
+    under one fresh directory, which every worker's /metrics reads whole."""
+    directory = settings.data_dir.resolve() / "runtime" / f"metrics-{os.getpid()}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
+
+
 def run_workers(settings: Settings, sock: socket.socket) -> None:
     export_settings(settings)
+    metrics = share_metrics(settings)
     sock.set_inheritable(True)  # the workers serve the parent's socket
     config = uvicorn.Config(
         "sessionhub.serving:app_from_environment", factory=True, workers=settings.workers,
         host=settings.host, port=settings.port, **uvicorn_options(),
     )  # fmt: skip
-    Multiprocess(config, sockets=[sock]).run()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        shutil.rmtree(metrics, ignore_errors=True)

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp
 
 from sessionhub import __version__
-from sessionhub.api import middleware, ops, problems
+from sessionhub.api import forward, middleware, ops, problems
 from sessionhub.api.dialects import mount_dialects
 from sessionhub.api.native import (
     events,
@@ -97,13 +97,18 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
     app.state.dialect_apps = mount_dialects(app, settings.root_dialect)
     app.add_middleware(middleware.BodyLimit, settings=settings)
     app.add_middleware(middleware.RequestContext)
+    app.add_middleware(forward.ForwardMark)
     return app
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI, settings: Settings, extra: list[Driver]) -> AsyncIterator[None]:
-    async with open_hub(settings, extra) as hub:
-        app.state.hub = hub
-        for sub in app.state.dialect_apps:
-            sub.state.hub = hub
+    async with (
+        forward.worker_listener(app, settings) as node_url,
+        open_hub(settings, extra, node_url=node_url) as hub,
+        forward.Forwarder.open(hub.nodes) as forwarder,
+    ):
+        for each in (app, *app.state.dialect_apps):
+            each.state.hub = hub
+            each.state.forwarder = forwarder
         yield

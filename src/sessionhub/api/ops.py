@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 from sessionhub.api.deps import HubDep
 from sessionhub.api.problems import problem
@@ -17,9 +28,12 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
-SESSIONS = Gauge("sessionhub_sessions", "Sessions stored")
+# read from the database, the same in every process: the most recent of the live ones
+SESSIONS = Gauge("sessionhub_sessions", "Sessions stored", multiprocess_mode="livemostrecent")
 EVENTS = Counter("sessionhub_events_appended_total", "Events appended by this process")
-ACTIVE_RUNS = Gauge("sessionhub_active_runs", "Runs in progress (all processes)")
+ACTIVE_RUNS = Gauge(
+    "sessionhub_active_runs", "Runs in progress (all processes)", multiprocess_mode="livemostrecent"
+)
 
 
 @router.get("/healthz")
@@ -40,4 +54,16 @@ async def metrics(hub: HubDep) -> Response:
     stats = await hub.service.stats()
     SESSIONS.set(stats["sessions"])
     ACTIVE_RUNS.set(stats["active_runs"])
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_registry() -> CollectorRegistry:
+    """Under ``--workers N`` every worker writes its metrics to files in
+    ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode, set up by
+    ``sessionhub.serving``); any worker's /metrics merges them all. Otherwise: this
+    process's own."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry

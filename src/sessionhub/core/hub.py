@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from sessionhub.config import Settings
 from sessionhub.core.bus import EventBus
 from sessionhub.core.host import ServiceHost
 from sessionhub.core.keys import KeyService
 from sessionhub.core.machines import MachineService
+from sessionhub.core.nodes import NodeService, new_node_id
 from sessionhub.core.ports import Driver
 from sessionhub.core.registry import DriverRegistry
 from sessionhub.core.runs import RunSupervisor
@@ -65,6 +68,7 @@ class Hub:
     service: SessionService
     keys: KeyService
     machines: MachineService
+    nodes: NodeService
     default_workspace_id: str = ""
     _open: Principal | None = field(default=None, repr=False)
 
@@ -120,24 +124,42 @@ async def bootstrap(admin: Admin, settings: Settings) -> str:
     return workspace_id
 
 
+def node_settings(settings: Settings) -> Settings:
+    """The settings of this process's node: its own id (and so its own runtime dir)."""
+    if settings.node_id:
+        return settings
+    return settings.model_copy(update={"node_id": new_node_id()})
+
+
 @asynccontextmanager
-async def open_hub(settings: Settings, extra_drivers: Sequence[Driver] = ()) -> AsyncIterator[Hub]:
-    """Open the store, start the drivers and the expiry reaper; close all in reverse."""
+async def open_hub(
+    settings: Settings, extra_drivers: Sequence[Driver] = (), *, node_url: str | None = None
+) -> AsyncIterator[Hub]:
+    """Open the store, register the node (at ``node_url`` when given), start the drivers
+    and the expiry reaper; close all in reverse, handing the node's leases back."""
+    settings = node_settings(settings)
+    shared = settings.resolved_database_url.startswith("postgresql")
     store = _open_store(settings)
     await store.open()
     bus = EventBus()
     unsubscribe = store.subscribe(bus.notify)
     drivers = DriverRegistry.from_entry_points(list(extra_drivers))
-    runs = RunSupervisor(store)
+    nodes = NodeService(store, settings, str(settings.node_id))
+    runs = RunSupervisor(store, owner=nodes.id)
     files = SessionFiles(settings.files_dir, max_file_bytes=settings.max_file_bytes)
     service = SessionService(store=store, files=files, drivers=drivers, bus=bus, runs=runs)
     keys, machines = KeyService(store), MachineService(store)
-    hub = Hub(settings=settings, service=service, keys=keys, machines=machines)
+    hub = Hub(settings=settings, service=service, keys=keys, machines=machines, nodes=nodes)
     hub.default_workspace_id = await bootstrap(Admin(keys, machines, store), settings)
+    await nodes.open(node_url)
     await store.hold_owner_lock(runs.owner)
+    settings.runtime_dir.mkdir(parents=True, exist_ok=True)
     await drivers.open(ServiceHost(settings, service, machines, open_sandbox(settings)))
     await store.interrupt_orphaned_runs(owner=runs.owner)
-    reaper = asyncio.create_task(reap_forever(service, settings.reaper_interval))
+    # only PostgreSQL tells a live process from a dead one (its advisory lock); SQLite
+    # has one process, whose start-up already settled the runs of the one before it
+    orphans = partial(store.interrupt_orphaned_runs, owner=runs.owner) if shared else none_left
+    reaper = asyncio.create_task(reap_forever(service, orphans, settings.reaper_interval))
     try:
         yield hub
     finally:
@@ -146,16 +168,29 @@ async def open_hub(settings: Settings, extra_drivers: Sequence[Driver] = ()) -> 
             await reaper
         await runs.close()
         await drivers.close()
+        await nodes.close()
+        shutil.rmtree(settings.runtime_dir, ignore_errors=True)
         unsubscribe()
         await store.close()
 
 
-async def reap_forever(service: SessionService, interval: float) -> None:
+async def none_left() -> int:
+    return 0
+
+
+async def reap_forever(
+    service: SessionService, interrupt_orphans: Callable[[], Awaitable[int]], interval: float
+) -> None:
+    """Expired sessions go; runs of a node that died (no restart needed) are marked
+    interrupted."""
     while True:
         await asyncio.sleep(interval)
         try:
             removed = await service.reap_expired()
             if removed:
                 log.info("reaped %d expired sessions", removed)
+            interrupted = await interrupt_orphans()
+            if interrupted:
+                log.info("marked %d runs of stopped nodes interrupted", interrupted)
         except Exception:
             log.exception("the expiry reaper failed; retrying next round")

@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
 
 
 class RunSupervisor:
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, *, owner: str | None = None) -> None:
         self.store = store
-        self.owner = f"proc-{uuid.uuid4()}"
+        # the node that runs them (sessionhub.core.nodes); other nodes see it in runs.owner
+        self.owner = owner or f"proc-{uuid.uuid4()}"
         self._tasks: dict[str, tuple[Run, asyncio.Task[None]]] = {}
         self._unsubscribe = store.subscribe(self._on_notice)
 

@@ -30,6 +30,7 @@ from sessionhub.domain.models import (
     SessionUpdate,
     Workspace,
 )
+from sessionhub.domain.nodes import Lease, Node
 
 Listener = Callable[[str, str, int], None]
 """Called with (topic, session_id, seq) after a committed change."""
@@ -241,6 +242,28 @@ class SessionStore(abc.ABC):
     @abc.abstractmethod
     async def interrupt_orphaned_runs(self, *, owner: str) -> int:
         """Mark runs whose owning process is gone as interrupted."""
+
+    # nodes and leases (sessionhub.core.nodes)
+    @abc.abstractmethod
+    async def beat_node(self, *, node_id: str, url: str) -> Node:
+        """Register the node or record its heartbeat, now."""
+
+    @abc.abstractmethod
+    async def remove_node(self, *, node_id: str) -> int:
+        """Forget the node and hand back its leases (how many)."""
+
+    @abc.abstractmethod
+    async def claim_lease(self, *, resource: str, node_id: str, stale_before: datetime) -> Lease:
+        """Take the lease on ``resource`` unless a node that heartbeat at or after
+        ``stale_before`` holds it; exactly one of several racing claimants wins."""
+
+    @abc.abstractmethod
+    async def release_lease(self, *, resource: str, node_id: str) -> bool:
+        """Give the lease back, if this node holds it."""
+
+    @abc.abstractmethod
+    async def cluster_secret(self) -> str:
+        """The credential nodes forward requests with, made on first use."""
 
     # tenancy
     @abc.abstractmethod

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sessionhub.kinds.kernel.provisioner import SESSION_MOUNT, runtime_root
+from sessionhub.kinds.kernel.provisioner import SESSION_MOUNT
 from tests.api.dialects.jupyter.conftest import Jupyter, running
 from tests.api.dialects.jupyter.test_transcript import run_cell
 
@@ -50,7 +50,7 @@ def test_a_kernel_without_a_session_is_sandboxed_over_ipc(jupyter: Jupyter) -> N
     assert made.status_code == 201
     kid = made.json()["id"]
     directory = kernel_dir(jupyter, kid)
-    root = runtime_root(jupyter.server.server.config.app.state.hub.settings.data_dir).absolute()
+    root = driver(jupyter).runtime_dir.absolute()
     assert directory.parent == root or directory.name.startswith("sessionhub-k")  # deep paths
     assert stat.S_IMODE(directory.stat().st_mode) & 0o777 == 0o700  # (jupyter adds the sticky bit)
     info = driver(jupyter).manager.get_kernel(kid).get_connection_info()  # type: ignore[attr-defined]

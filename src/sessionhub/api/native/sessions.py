@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
+from sessionhub.api import forward
 from sessionhub.api.body import json_response
 from sessionhub.api.deps import CurrentPrincipal, IfMatch, Service, SessionId, current_caller
 from sessionhub.api.native.hot import hot_route
+from sessionhub.core.nodes import kernel_resource
 from sessionhub.domain.errors import Invalid, Unsupported
 from sessionhub.domain.machines import TimeoutExtension
 from sessionhub.domain.models import (
@@ -171,10 +173,24 @@ async def extend_timeout(
 
 @router.post("/{session_id}/execute", response_model=Event)
 async def execute(
-    session_id: SessionId, request: ExecuteRequest, principal: CurrentPrincipal, service: Service
-) -> Event:
-    """Run code in a kernel session; the answer is the recorded ``execution`` event."""
+    session_id: SessionId, body: ExecuteRequest, request: Request, principal: CurrentPrincipal,
+    service: Service,
+) -> Response:  # fmt: skip
+    """Run code in a kernel session; the answer is the recorded ``execution`` event.
+
+    The node that holds the session's kernel answers (forwarded there when that is
+    another node; taken over here when that node went silent)."""
     kernels = KernelSessions.of(service)
-    return await kernels.execute(
-        principal.workspace_id, session_id, request.code, timeout=request.timeout
+    kernel_id = await kernels.kernel_id(principal.workspace_id, session_id)
+    if kernel_id:
+        resource = kernel_resource(principal.workspace_id, kernel_id)
+        forwarded = await forward.to_owner(request, resource)
+        if forwarded is not None:
+            return forwarded
+    event = await kernels.execute(
+        principal.workspace_id, session_id, body.code, timeout=body.timeout
     )
+    if not kernel_id:  # its first kernel started here: this node holds it from now on
+        started = await kernels.kernel_id(principal.workspace_id, session_id)
+        await forward.claim_here(request, kernel_resource(principal.workspace_id, started))
+    return json_response(event, 200)

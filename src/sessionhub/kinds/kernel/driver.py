@@ -36,7 +36,7 @@ from sessionhub.execution.sandbox import SandboxUnavailable, UnavailableSandbox
 from sessionhub.kinds.kernel.cull import IdleCuller
 from sessionhub.kinds.kernel.locks import KeyedLocks
 from sessionhub.kinds.kernel.pool import KernelPool
-from sessionhub.kinds.kernel.provisioner import KernelSandbox, runtime_root
+from sessionhub.kinds.kernel.provisioner import KernelSandbox
 from sessionhub.kinds.kernel.state import (
     OUTPUT_TYPES,
     UNFINISHED,
@@ -80,8 +80,11 @@ class KernelDriver(Driver):
     async def open(self, host: Host) -> None:
         self._host = host
         settings = host.settings
-        self._sandbox = KernelSandbox(host.sandbox, runtime_root(settings.data_dir))
+        self._sandbox = KernelSandbox(host.sandbox, self.runtime_dir)
         self.replay_on_restart = settings.kernel_replay_on_restart
+        # connection files (kernel-<id>.json) in this node's runtime dir, not the cwd
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        self.manager.connection_dir = str(self.runtime_dir)
         if settings.kernel_cull_idle_timeout > 0:
             culler = IdleCuller(self, settings.kernel_cull_idle_timeout)
             self._culler = asyncio.create_task(culler.run(settings.kernel_cull_interval))
@@ -107,6 +110,11 @@ class KernelDriver(Driver):
     def workdir_inside(self, workdir: Path) -> Path:
         """Where a kernel started in ``workdir`` sees that directory."""
         return self.sandbox.workdir_inside(workdir)
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Where this node's kernels keep their connection files (and ipc sockets)."""
+        return self.host.settings.runtime_dir / "kernels"
 
     async def close(self) -> None:
         if self.pool is not None:

@@ -56,7 +56,7 @@ class KernelSandbox:
     @classmethod
     def from_settings(cls, settings: Settings) -> KernelSandbox:
         """For a provisioner started outside our driver (a kernelspec naming it)."""
-        return cls(open_sandbox(settings), runtime_root(settings.data_dir))
+        return cls(open_sandbox(settings), settings.runtime_dir / "kernels")
 
     def workdir_inside(self, workdir: Path) -> Path:
         """Where a kernel started in ``workdir`` sees it."""
@@ -73,11 +73,6 @@ class KernelSandbox:
         if len(str(self.runtime.absolute())) + KERNEL_DIR_AND_SOCKET > UNIX_PATH_MAX:
             return Path(tempfile.mkdtemp(prefix="sessionhub-k"))
         return Path(tempfile.mkdtemp(prefix="k", dir=self.runtime.absolute()))
-
-
-def runtime_root(data_dir: Path) -> Path:
-    """The kernel runtime root: one directory per running kernel."""
-    return data_dir / "runtime" / "kernels"
 
 
 class SandboxedProvisioner(LocalProvisioner):

@@ -88,6 +88,12 @@ class KernelSessions:
         self.driver.bind(session)
         return session
 
+    async def kernel_id(self, workspace_id: str, session_id: str) -> str:
+        """The id of the kernel the session uses ("" before its first kernel starts, or
+        when it is not a kernel session)."""
+        session = await self.service.get(workspace_id, session_id)
+        return KernelAttributes.of(session).kernel_id if session.kind == KIND else ""
+
     async def all(self, workspace_id: str) -> list[Session]:
         found: list[Session] = []
         cursor: str | None = None

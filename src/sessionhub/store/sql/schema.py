@@ -158,3 +158,31 @@ machines = Table(
     Column("host", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("workspace_id", "name"),
 )
+
+# several server processes (sessionhub.core.nodes): each is a node with a heartbeat;
+# a host-bound resource (a kernel) is leased to one node at a time
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("heartbeat_at", Timestamp, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("resource", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("acquired_at", Timestamp, nullable=False),
+    Index("ix_leases_owner", "owner"),
+)
+
+# the credential nodes send each other on forwarded requests (never a client key)
+cluster_secrets = Table(
+    "cluster_secrets",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("secret", Text, nullable=False),
+)

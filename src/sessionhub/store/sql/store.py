@@ -26,6 +26,7 @@ from sessionhub.domain.models import (
     SessionUpdate,
     Workspace,
 )
+from sessionhub.domain.nodes import Lease, Node
 from sessionhub.store import migrations
 from sessionhub.store.base import (
     Created,
@@ -35,7 +36,7 @@ from sessionhub.store.base import (
     Rewound,
     SessionStore,
 )
-from sessionhub.store.sql import conditions, jobs, jobs_admin, jobs_machines
+from sessionhub.store.sql import conditions, jobs, jobs_admin, jobs_machines, jobs_nodes
 from sessionhub.store.sql.db import Conn, Database, PostgresDatabase, SqliteDatabase
 from sessionhub.store.sql.rows import (
     decode_cursor,
@@ -434,6 +435,22 @@ class SqlSessionStore(SessionStore):
         self._owner = owner
         if self._pg_listener is not None:
             await self._pg_listener.execute("SELECT pg_advisory_lock(hashtext($1))", owner)
+
+    # nodes and leases
+    async def beat_node(self, *, node_id: str, url: str) -> Node:
+        return await self.writer.submit(jobs_nodes.BeatNode(node_id, url))
+
+    async def remove_node(self, *, node_id: str) -> int:
+        return await self.writer.submit(jobs_nodes.RemoveNode(node_id))
+
+    async def claim_lease(self, *, resource: str, node_id: str, stale_before: datetime) -> Lease:
+        return await self.writer.submit(jobs_nodes.ClaimLease(resource, node_id, stale_before))
+
+    async def release_lease(self, *, resource: str, node_id: str) -> bool:
+        return await self.writer.submit(jobs_nodes.ReleaseLease(resource, node_id))
+
+    async def cluster_secret(self) -> str:
+        return await self.writer.submit(jobs_nodes.ClusterSecret())
 
     # tenancy
     async def create_workspace(self, *, name: str) -> Workspace:

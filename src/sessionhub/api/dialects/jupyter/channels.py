@@ -20,7 +20,9 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sessionhub.api.deps import bearer_secret
+from sessionhub.api.forward import forwarder_of, websocket_to_owner
 from sessionhub.core.hub import Hub
+from sessionhub.core.nodes import kernel_resource
 from sessionhub.domain.errors import NotFound, Unavailable
 from sessionhub.kinds.kernel.bridge import KernelBridge
 from sessionhub.kinds.kernel.rules import KernelSessions
@@ -90,8 +92,11 @@ async def channels(ws: WebSocket, kernel_id: str) -> None:
         await ws.close(code=1008)
         return
     try:
+        if await websocket_to_owner(ws, kernel_resource(workspace_id, kernel_id)):
+            return
         bridge = await KernelSessions.of(hub.service).bridge(workspace_id, kernel_id)
     except NotFound:
+        await forwarder_of(ws.app).nodes.release(kernel_resource(workspace_id, kernel_id))
         await ws.close(code=1008)
         return
     except Unavailable:

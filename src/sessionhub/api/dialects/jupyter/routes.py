@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from sessionhub.api import forward
 from sessionhub.api.deps import authenticate
 from sessionhub.api.dialects.jupyter import wire
 from sessionhub.core.hub import Hub
+from sessionhub.core.nodes import kernel_resource
+from sessionhub.domain.attributes.kernel import KernelAttributes
 from sessionhub.domain.errors import NotFound
 from sessionhub.kinds.kernel.rules import KernelSessions
 
@@ -20,6 +25,23 @@ class Caller:
     def __init__(self, workspace_id: str, sessions: KernelSessions) -> None:
         self.workspace_id = workspace_id
         self.sessions = sessions
+
+    async def at_owner(self, request: Request, kernel_id: str) -> Response | None:
+        """The answer of the node that runs the kernel, when that is another node."""
+        return await forward.to_owner(request, kernel_resource(self.workspace_id, kernel_id))
+
+    @asynccontextmanager
+    async def no_lease_if_unknown(self, request: Request, kernel_id: str) -> AsyncIterator[None]:
+        """A kernel id nothing here knows keeps no lease (``at_owner`` took one for it)."""
+        try:
+            yield
+        except NotFound:
+            await forward.release_here(request, kernel_resource(self.workspace_id, kernel_id))
+            raise
+
+    async def claim_here(self, request: Request, kernel_id: str) -> None:
+        if kernel_id:
+            await forward.claim_here(request, kernel_resource(self.workspace_id, kernel_id))
 
 
 async def caller(request: Request) -> Caller:
@@ -53,6 +75,7 @@ async def create_session(request: Request, response: Response, c: CallerDep) -> 
         c.workspace_id, path=path, type=kind, name=name or "",
         kernel_name=kernel.name, kernel_id=kernel.id,
     )  # fmt: skip
+    await c.claim_here(request, KernelAttributes.of(session).kernel_id)
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/api/sessions/{session.id}"
     return wire.session_model(c.sessions, session)
 
@@ -77,6 +100,8 @@ async def update_session(session_id: str, request: Request, c: CallerDep) -> dic
         session = await c.sessions.update(c.workspace_id, session_id, changes, kernel)
     except NotFound:
         raise not_found(session_id) from None
+    if kernel is not None:
+        await c.claim_here(request, KernelAttributes.of(session).kernel_id)
     return wire.session_model(c.sessions, session)
 
 
@@ -101,30 +126,43 @@ async def start_kernel(request: Request, response: Response, c: CallerDep) -> di
     body = await wire.json_object(request) if raw.strip() else {}
     name = wire.text(body, "name") if body.get("name") is not None else None
     model = await c.sessions.start_kernel(c.workspace_id, name or None)
+    await c.claim_here(request, model["id"])
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/api/kernels/{model['id']}"
     return model
 
 
 @router.get("/api/kernels/{kernel_id}")
-async def get_kernel(kernel_id: str, c: CallerDep) -> Response:
-    return wire.answer(await c.sessions.kernel(c.workspace_id, kernel_id))
+async def get_kernel(kernel_id: str, request: Request, c: CallerDep) -> Response:
+    if (forwarded := await c.at_owner(request, kernel_id)) is not None:
+        return forwarded
+    async with c.no_lease_if_unknown(request, kernel_id):
+        return wire.answer(await c.sessions.kernel(c.workspace_id, kernel_id))
 
 
 @router.delete("/api/kernels/{kernel_id}", status_code=204)
-async def delete_kernel(kernel_id: str, c: CallerDep) -> Response:
-    await c.sessions.shutdown_kernel(c.workspace_id, kernel_id)
+async def delete_kernel(kernel_id: str, request: Request, c: CallerDep) -> Response:
+    if (forwarded := await c.at_owner(request, kernel_id)) is not None:
+        return forwarded
+    async with c.no_lease_if_unknown(request, kernel_id):
+        await c.sessions.shutdown_kernel(c.workspace_id, kernel_id)
     return Response(status_code=204)
 
 
 @router.post("/api/kernels/{kernel_id}/interrupt", status_code=204)
-async def interrupt_kernel(kernel_id: str, c: CallerDep) -> Response:
-    await c.sessions.interrupt_kernel(c.workspace_id, kernel_id)
+async def interrupt_kernel(kernel_id: str, request: Request, c: CallerDep) -> Response:
+    if (forwarded := await c.at_owner(request, kernel_id)) is not None:
+        return forwarded
+    async with c.no_lease_if_unknown(request, kernel_id):
+        await c.sessions.interrupt_kernel(c.workspace_id, kernel_id)
     return Response(status_code=204)
 
 
 @router.post("/api/kernels/{kernel_id}/restart")
-async def restart_kernel(kernel_id: str, c: CallerDep) -> dict[str, Any]:
-    return await c.sessions.restart_kernel(c.workspace_id, kernel_id)
+async def restart_kernel(kernel_id: str, request: Request, c: CallerDep) -> Response:
+    if (forwarded := await c.at_owner(request, kernel_id)) is not None:
+        return forwarded
+    async with c.no_lease_if_unknown(request, kernel_id):
+        return wire.answer(await c.sessions.restart_kernel(c.workspace_id, kernel_id))
 
 
 # kernelspecs

@@ -1,0 +1,380 @@
+"""Several nodes, one service: `sessionhub serve` processes sharing one PostgreSQL.
+
+A kernel belongs to one node; requests for it through any other node are forwarded
+to the owner (HTTP and the Jupyter websocket), and when the owner dies the first
+request that needs the kernel takes it over. PostgreSQL only (several processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from sessionhub.api.dialects.jupyter.channels import V1, pack_v1, unpack_v1
+from sessionhub.core.nodes import kernel_resource
+from sessionhub.testing.fixtures import free_port
+from tests.api.dialects.mix.fake_llm import FakeLLM
+from tests.kinds.machine.support import TINY
+
+HEARTBEAT, TAKEOVER = 0.5, 3.0
+
+
+@dataclass
+class ServerProcess:
+    proc: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+
+
+Cluster = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    """Starts `sessionhub serve` nodes on one database and one shared files directory,
+    each with its own data dir; stops (and reaps) each one it started."""
+    started: list[ServerProcess] = []
+
+    def start(name: str, *args: str, **extra: str) -> ServerProcess:
+        port = free_port()
+        env = {**os.environ, **extra, "SESSIONHUB_DATABASE_URL": postgres_url, "SESSIONHUB_NO_AUTH": "1",
+               "SESSIONHUB_DATA_DIR": str(tmp_path / name), "SESSIONHUB_PORT": str(port),
+               "SESSIONHUB_FILES_ROOT": str(tmp_path / "shared-files"),
+               "SESSIONHUB_NODE_HEARTBEAT_INTERVAL": str(HEARTBEAT),
+               "SESSIONHUB_NODE_TAKEOVER_TIMEOUT": str(TAKEOVER),
+               "SESSIONHUB_KERNEL_REPLAY_ON_RESTART": "1", "SESSIONHUB_REAPER_INTERVAL": "0.5",
+               "SESSIONHUB_LOG_LEVEL": "WARNING"}  # fmt: skip
+        command = [sys.executable, "-m", "sessionhub", "serve", *args]
+        server = ServerProcess(
+            subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}", tmp_path / name
+        )
+        started.append(server)
+        wait_ready(server.url)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            if server.proc.poll() is None:
+                server.proc.terminate()
+        for server in started:
+            try:
+                server.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.wait(timeout=10)
+
+
+def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+def open_notebook(url: str, path: str) -> tuple[str, str]:
+    """A kernel session made through the Jupyter dialect: (session id, kernel id)."""
+    made = httpx.post(
+        f"{url}/jupyter/api/sessions",
+        json={"path": path, "type": "notebook", "name": path, "kernel": {"name": "python3"}},
+        timeout=60,
+    )
+    assert made.status_code == 201, made.text
+    body = made.json()
+    return body["id"], body["kernel"]["id"]
+
+
+def execute(url: str, sid: str, code: str) -> httpx.Response:
+    return httpx.post(f"{url}/v1/sessions/{sid}/execute", json={"code": code}, timeout=90)
+
+
+def result(response: httpx.Response) -> tuple[Any, int]:
+    """(the value the cell printed as its result, the cell's execution_count)."""
+    assert response.status_code == 200, response.text
+    payload = response.json()["payload"]
+    assert payload["status"] == "ok", payload
+    [output] = [o for o in payload["outputs"] if o["output_type"] == "execute_result"]
+    return eval(output["data"]["text/plain"]), payload["execution_count"]
+
+
+def kernel_processes(kernel_id: str) -> list[int]:
+    """Live processes on this host whose command line names the kernel's connection file."""
+    needle = f"kernel-{kernel_id}.json".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def until(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def one_kernel_scenario(entry: str, others: list[str]) -> tuple[str, str, int]:
+    """A notebook opened through ``entry``, executed through ``others`` in turn: one
+    kernel answers (same pid, state kept, execution_count rising by one)."""
+    sid, kid = open_notebook(entry, f"n-{uuid.uuid4().hex[:6]}.ipynb")
+    pid, count = result(execute(others[0], sid, "import os; x = 41; os.getpid()"))
+    for step in range(1, 5):
+        via = others[step % len(others)]
+        (seen_pid, x), seen_count = result(execute(via, sid, "x += 1; (os.getpid(), x)"))
+        assert (seen_pid, x, seen_count) == (pid, 41 + step, count + step), via
+    return sid, kid, pid
+
+
+def run_over_websocket(base: str, kernel_id: str, code: str) -> str:
+    """Execute through the kernel's websocket (v1 binary frames); the result's text."""
+    header = {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "username": "t",
+              "session": uuid.uuid4().hex, "version": "5.3",
+              "date": datetime.now(UTC).isoformat()}  # fmt: skip
+    content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+               "allow_stdin": False, "stop_on_error": True}  # fmt: skip
+    url = base.replace("http", "ws", 1) + f"/jupyter/api/kernels/{kernel_id}/channels"
+    found, idle = None, False
+    with connect(url, subprotocols=[V1], open_timeout=30) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == V1
+        parts = [json.dumps(p).encode() for p in (header, {}, {}, content)]
+        ws.send(pack_v1("shell", parts))
+        while not (idle and found is not None):
+            frame = ws.recv(timeout=30)
+            assert isinstance(frame, bytes)
+            _, raw = unpack_v1(frame)
+            got_header, parent, got = (json.loads(raw[i]) for i in (0, 1, 3))
+            if parent.get("msg_id") != header["msg_id"]:
+                continue
+            if got_header["msg_type"] == "execute_result":
+                found = got["data"]["text/plain"]
+            idle = idle or got.get("execution_state") == "idle"
+    return str(found)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
+    a, b, c = cluster("a"), cluster("b"), cluster("c")
+    sid, kid, pid = one_kernel_scenario(a.url, [b.url, c.url])
+    assert kernel_processes(kid) == [pid]
+    # its connection file is in A's own runtime dir, not the directory serve ran in
+    [connection] = (a.data_dir / "runtime").glob(f"node-*/kernels/kernel-{kid}.json")
+    assert str(connection).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    # the Jupyter kernel routes and websocket through B reach A's kernel
+    model = httpx.get(f"{b.url}/jupyter/api/kernels/{kid}")
+    assert model.status_code == 200 and model.json()["id"] == kid
+    assert run_over_websocket(b.url, kid, "x * 10") == "450"
+    assert result(execute(c.url, sid, "x"))[0] == 45
+    # a client cannot pass for a node: a made-up forwarding credential is dropped, and B
+    # still forwards to A (were it trusted, B would refuse: "moved to another node")
+    forged = httpx.post(f"{b.url}/v1/sessions/{sid}/execute", json={"code": "os.getpid()"},
+                        headers={"x-sessionhub-forward": "guess"}, timeout=90)  # fmt: skip
+    assert result(forged)[0] == pid
+
+    # session files through any node (one shared files directory, separate data dirs)
+    assert execute(b.url, sid, "open('from_kernel.txt', 'w').write('on A')").status_code == 200
+    assert httpx.get(f"{c.url}/v1/sessions/{sid}/files/from_kernel.txt").text == "on A"
+    put = httpx.put(f"{c.url}/v1/sessions/{sid}/files/from_c.txt", content=b"via C")
+    assert put.status_code in (200, 201), put.text
+
+    a.proc.send_signal(signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    killed = time.monotonic()
+    answered = None
+    while answered is None and time.monotonic() - killed < TAKEOVER + 30:
+        response = execute(b.url, sid, "import os; os.getpid()")
+        if response.status_code == 200:
+            answered = response
+        else:
+            assert response.status_code == 503, response.text
+            time.sleep(0.2)
+    took = time.monotonic() - killed
+    assert answered is not None, "no node took the kernel over"
+    new_pid, _ = result(answered)
+    assert new_pid != pid
+    print(f"takeover answered {took:.2f} s after SIGKILL (timeout {TAKEOVER} s)")
+    assert took < TAKEOVER + 10
+    assert until(lambda: kernel_processes(kid) == [new_pid], 15), kernel_processes(kid)
+    # C now forwards to B, the new owner, whose kernel replayed the transcript and
+    # finds the session's files where A's kernel left them
+    assert result(execute(c.url, sid, "(os.getpid(), x)"))[0] == (new_pid, 45)
+    assert result(execute(c.url, sid, "open('from_c.txt').read()"))[0] == "via C"
+
+    # a clean shutdown hands the lease back: C answers at once, without the timeout
+    b.proc.terminate()
+    b.proc.wait(timeout=30)
+    stopped = time.monotonic()
+    (third_pid, x), _ = result(execute(c.url, sid, "(os.getpid(), x)"))
+    assert third_pid not in (pid, new_pid) and x == 45
+    assert time.monotonic() - stopped < TAKEOVER
+    assert until(lambda: kernel_processes(kid) == [third_pid], 15), kernel_processes(kid)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_workers_one_kernel(cluster: Cluster, postgres_url: str) -> None:
+    server = cluster("w", "--workers", "2")
+    _, kid, pid = one_kernel_scenario(server.url, [server.url] * 2)
+    assert kernel_processes(kid) == [pid]
+    urls = asyncio.run(node_urls(postgres_url))
+    assert len(urls) == 2 and server.url not in urls  # each worker has its own address
+    # /metrics, whichever worker answers, counts the requests of both
+    for worker in sorted(urls):  # each worker's own address: ten requests each
+        for _ in range(10):
+            assert httpx.get(f"{worker}/healthz").status_code == 200
+    for worker in urls:
+        assert healthz_count(httpx.get(f"{worker}/metrics").text) == 20
+
+
+def healthz_count(metrics: str) -> float:
+    prefix = 'sessionhub_http_requests_total{method="GET",route="/healthz",status="200"}'
+    return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(prefix))
+
+
+async def node_urls(url: str) -> set[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return {row["url"] for row in await conn.fetch("SELECT url FROM nodes")}
+    finally:
+        await conn.close()
+
+
+def gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def launch_machine(url: str) -> tuple[str, dict[str, Any]]:
+    """A machine lease started through ``url``: (session id, attributes once ready)."""
+    machine = {"name": "tiny", "command": TINY, "probe": "http:/", "startup_timeout": 20}
+    assert httpx.post(f"{url}/v1/machines", json=machine).status_code in (201, 409)
+    made = httpx.post(f"{url}/v1/sessions", json={"kind": "machine",
+                                                  "attributes": {"machine_id": "tiny"}})  # fmt: skip
+    sid = made.json()["id"]
+    assert httpx.post(f"{url}/v1/sessions/{sid}/runs", json={}).status_code == 202
+    assert until(lambda: bool(attributes(url, sid).get("url")), 30)
+    return sid, attributes(url, sid)
+
+
+def attributes(url: str, sid: str) -> dict[str, Any]:
+    found: dict[str, Any] = httpx.get(f"{url}/v1/sessions/{sid}").json()["attributes"]
+    return found
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_machine_lease_through_other_nodes(cluster: Cluster, postgres_url: str) -> None:
+    a, c = cluster("a"), cluster("c")
+    sid, started = launch_machine(a.url)
+    seen = attributes(c.url, sid)
+    assert seen["url"] == started["url"] and seen["state"] == "ready"
+    assert httpx.get(seen["url"]).status_code == 200  # the lease's own server answers
+    # cancelled through C: the run's owner (A) hears it through PostgreSQL and kills
+    cancelled = httpx.post(f"{c.url}/v1/sessions/{sid}/cancel", timeout=30).json()
+    assert cancelled["cancelled"] is True
+    assert until(lambda: bool(attributes(c.url, sid).get("end_time")), 20)
+    assert until(lambda: gone(started["pid"]), 20)
+    assert until(lambda: run_statuses(postgres_url, sid) == ["cancelled"], 10)
+
+    # A dies with a lease running: C marks the run interrupted (A's lock is gone)
+    sid, started = launch_machine(a.url)
+    a.proc.send_signal(signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    try:
+        assert until(lambda: run_statuses(postgres_url, sid) == ["interrupted"], 20), run_statuses(
+            postgres_url, sid
+        )
+        assert httpx.get(f"{c.url}/v1/sessions/{sid}").json()["status"] == "idle"
+    finally:
+        os.killpg(started["pgid"], signal.SIGKILL)  # the lease A started and left behind
+
+
+def run_statuses(database_url: str, sid: str) -> list[str]:
+    async def read() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch("SELECT status FROM runs WHERE session_id = $1", sid)
+            return [row["status"] for row in rows]
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+def processes_with(needle: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if needle.encode() in cmdline and not gone(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_agent_turn_started_on_b_is_cancelled_through_c(
+    cluster: Cluster, postgres_url: str
+) -> None:
+    marker = f"sleep 61.{uuid.uuid4().int % 10_000:04d}"
+    script = [{"tools": [("Bash", {"command": f"{marker} && echo done", "timeout": 600_000})]}]
+    with FakeLLM(script) as llm:
+        agent = {"SESSIONHUB_AGENT_BASE_URL": llm.url, "SESSIONHUB_AGENT_MODEL": "fake"}
+        b, c = cluster("b", **agent), cluster("c", **agent)
+        sid = httpx.post(f"{b.url}/v1/sessions", json={"kind": "agent"}).json()["id"]
+        started = httpx.post(f"{b.url}/v1/sessions/{sid}/runs", json={"input": {"text": "go"}})
+        assert started.status_code == 202, started.text
+        assert until(lambda: bool(processes_with(marker)), 30), "the tool never started"
+        cancelled = httpx.post(f"{c.url}/v1/sessions/{sid}/cancel", timeout=30).json()
+        assert cancelled["cancelled"] is True
+        assert until(lambda: not processes_with(marker), 20), processes_with(marker)
+        assert until(lambda: run_statuses(postgres_url, sid) == ["cancelled"], 20)
+
+
+@pytest.mark.anyio
+async def test_an_unknown_kernel_keeps_no_lease(client: httpx.AsyncClient, app: Any) -> None:
+    """Asking for kernel ids nobody runs leaves no lease rows behind (404 as before)."""
+    for path in ("/jupyter/api/kernels/nope", "/jupyter/api/kernels/nope/interrupt"):
+        method = "GET" if path.endswith("nope") else "POST"
+        assert (await client.request(method, path)).status_code == 404
+    nodes = app.state.hub.nodes
+    resource = kernel_resource(app.state.hub.default_workspace_id, "nope")
+    assert not await nodes.release(resource)  # nothing to give back: no row was left
