@@ -3,7 +3,10 @@
 Measured directly through the tool's own path (``run_shell`` -> ``Sandbox.run``) with
 the server's default limits (a cgroup per call where this host allows one, the file
 size cap through ``prlimit``), so the row is the sandbox's cost per tool call and
-nothing of HTTP or the model. Run alone: ``python benchmarks/sandbox_bench.py``.
+nothing of HTTP or the model. A third row, ``bare``, runs the same call unsandboxed
+and without any limit (no cgroup, no rlimit, so no ``sh`` prefix): ``none`` minus
+``bare`` is what applying the limits costs, which both sandboxed and unsandboxed
+calls pay. Run alone: ``python benchmarks/sandbox_bench.py [repeat]``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from sessionhub.config import Settings
 from sessionhub.execution.factory import open_sandbox
-from sessionhub.execution.sandbox import Sandbox
+from sessionhub.execution.sandbox import NoSandbox, Sandbox
 from sessionhub.kinds.agent.tools import run_shell
 
 BUDGET_MS = 15.0  # the issue's ceiling on the sandbox's cost per tool call
@@ -38,9 +41,9 @@ async def time_calls(sandbox: Sandbox, workdir: Path, repeat: int) -> list[float
 async def measure_async(repeat: int) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in ("none", "bubblewrap"):
-            sandbox = open_sandbox(Settings(sandbox=mode))  # type: ignore[arg-type]
-            if sandbox.name != mode:
+        for mode in ("bare", "none", "bubblewrap"):
+            sandbox = NoSandbox() if mode == "bare" else open_sandbox(Settings(sandbox=mode))  # type: ignore[arg-type]
+            if sandbox.name != mode and mode != "bare":
                 rows[mode] = {"error": "bubblewrap is not installed"}
                 continue
             await time_calls(sandbox, Path(tmp), 3)  # warm the page cache
@@ -51,6 +54,7 @@ async def measure_async(repeat: int) -> dict[str, Any]:
         cost = rows["bubblewrap"]["median_ms"] - rows["none"]["median_ms"]
         rows["cost_ms"] = round(cost, 2)
         rows["within_budget"] = cost <= BUDGET_MS
+    rows["limits_ms"] = round(rows["none"]["median_ms"] - rows["bare"]["median_ms"], 2)
     return rows
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ async def test_memory_and_processes_are_capped_by_a_cgroup_that_goes_with_the_tr
                      "for i in $(seq 100); do sleep 3 & done 2>&1 | head -1; echo end")  # fmt: skip
     assert b"Resource temporarily unavailable" in forks.stdout + forks.stderr
     for _ in range(100):  # the cgroups go once the trees have ended
-        if not [c for p in cgroups.parents.values() for c in p.glob("run-*")]:
+        if not [c for p in cgroups.parents.values() for c in p.glob(f"run-{os.getpid()}-*")]:
             break
         await asyncio.sleep(0.05)
     else:

@@ -9,6 +9,7 @@ the limit tests guard the cgroups and rlimits, which apply in both modes.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -134,10 +135,11 @@ def limits(fork: str, hog: str, disk: str) -> None:
 
 def no_cgroup_left() -> None:
     """Every process tree's cgroup goes when the tree ends (checked for a few seconds:
-    removal follows the exit)."""
+    removal follows the exit). Only this process's: other test runs on the machine
+    share the parent cgroups."""
     parents = Cgroups.find().parents.values()
     for _ in range(50):
-        if not [c for p in parents for c in p.glob("run-*")]:
+        if not [c for p in parents for c in p.glob(f"run-{os.getpid()}-*")]:
             return
         time.sleep(0.1)
     raise AssertionError("a sandboxed process tree's cgroup was left behind")

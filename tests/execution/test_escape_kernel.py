@@ -29,6 +29,7 @@ from sessionhub import Client
 from sessionhub.api.app import create_app
 from sessionhub.config import Settings
 from sessionhub.core.hub import open_admin
+from sessionhub.domain.errors import Interrupted
 from sessionhub.testing.fixtures import LiveServer, create_pg_database, drop_pg_database
 from tests.api.dialects.jupyter.conftest import Jupyter
 from tests.api.dialects.jupyter.test_transcript import run_cell
@@ -36,6 +37,14 @@ from tests.api.dialects.jupyter.test_transcript import run_cell
 MARKER = f"sk-escape-marker-{uuid.uuid4().hex}"
 SECRET = f"beta's secret {uuid.uuid4().hex}"
 PG_PORT = 5432
+MEMORY_MB = 256  # each kernel's limit: a cgroup here (RLIMIT_AS where none can be made)
+# allocates well past the limit and writes to every page, so the memory is really used
+# (bytearray zero-fills it too; the writes make it plain), bounded at 600 MiB
+HOG = """
+b = bytearray(600 * 2**20)
+for page in range(0, len(b), 4096):
+    b[page] = 1
+'allocated'"""
 
 
 @dataclass
@@ -98,7 +107,10 @@ def world(
         database = create_pg_database()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SESSIONHUB_AGENT_API_KEY", MARKER)
-        settings = Settings(data_dir=root / "data", database_url=database, no_auth=False)
+        settings = Settings(
+            data_dir=root / "data", database_url=database, no_auth=False,
+            sandbox_memory_mb=MEMORY_MB,
+        )  # fmt: skip
         assert settings.agent_api_key == MARKER
         server = LiveServer(create_app(settings)).__enter__()
         tenants: list[Tenant] = []
@@ -231,17 +243,22 @@ def test_proc_shows_only_the_sandbox(world: World, run: Run) -> None:
 
 
 def test_a_memory_hog_ends_in_memory_error_or_a_dead_kernel(world: World) -> None:
-    """Far past any memory this machine has; the server keeps answering either way."""
+    """Touching 600 MiB under a 256 MiB limit: the cgroup kills the kernel (reported
+    dead or restarted), or, without a cgroup, RLIMIT_AS makes it a ``MemoryError``.
+    The server keeps answering, and another session's kernel runs on."""
     with Client(base_url=world.server.url, api_key=world.alpha.key) as client:
         try:
-            event = client.execute(world.alpha.session_id, "x = bytearray(1 << 40)", run_timeout=60)
+            event = client.execute(world.alpha.session_id, HOG, run_timeout=60)
+        except Interrupted as error:  # the kernel died under it: reported, not a dead server
+            assert "died" in str(error), error
+        else:
             outputs = event.payload["outputs"]
-            assert event.payload["status"] == "error"
-            assert outputs[-1]["ename"] == "MemoryError"
-        except Exception as error:  # the kernel died under it: reported, not a dead server
-            assert "died" in str(error) or "dead" in str(error), error
+            assert event.payload["status"] == "error", f"not limited: {outputs}"
+            assert outputs[-1]["ename"] == "MemoryError", outputs
     assert world.alpha.jupyter.http.get("api/kernels").status_code == 200
-    assert native(world, "1 + 1") == 2
+    with Client(base_url=world.server.url, api_key=world.beta.key) as client:
+        event = client.execute(world.beta.session_id, "6 * 7", run_timeout=60)
+    assert value_of(event.payload) == 42
 
 
 # positive controls

@@ -53,10 +53,10 @@ class BubblewrapSandbox(Sandbox):
         self.shares_network = network
 
     def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
-        prefix, cgroup = self.limited(spec)
         args = [self.bwrap, *namespaces(self.network), *system_binds(), *own_binds(spec)]
         args += ["--chdir", str(spec.visible_workdir), "--"]
-        return Launch([*prefix, *args, *argv], base_environment(spec), spec.workdir, cgroup)
+        env = base_environment(spec)
+        return Launch([*args, *argv], env, spec.workdir, self.restraints(spec))
 
 
 def namespaces(network: bool) -> list[str]:

@@ -3,13 +3,12 @@
 Memory and process count go through a cgroup of their own per process tree
 (``memory`` and ``pids`` controllers; cgroup v1 as on these machines, or v2),
 created before the launch and removed, with anything still in it, when the tree
-ends. The launch joins it through a one-line ``sh`` prefix that writes its own
-pid into each ``cgroup.procs`` and execs the rest, so no child can be forked
-before the limits apply (moving a pid from the server after the spawn races
-with the process's first ``fork``).
+ends. The launch joins it through a one-line ``sh`` prefix (`Restraints`) that
+writes its own pid into each ``cgroup.procs``, sets the rlimits and execs the rest,
+so no child can be forked before the limits apply (moving a pid from the server
+after the spawn races with the process's first ``fork``).
 
-Where no cgroup is writable, memory falls back to ``RLIMIT_AS`` through
-``prlimit`` (util-linux); process count then has no limit, because
+Where no cgroup is writable, memory falls back to ``RLIMIT_AS``; process count then has no limit, because
 ``RLIMIT_NPROC`` counts per real uid and the sandbox's user is the server's
 (root-mapped) user outside its namespace. ``RLIMIT_FSIZE`` caps every file a
 process writes (a write past it fails with "File too large"); it is a per-file
@@ -20,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import resource
 import signal
 import uuid
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pathlib import Path
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids")
 GROUP_DIR = "sessionhub"
+# joins each cgroup named before ``--`` (then the rlimits go before ``exec``)
 JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 
 
@@ -62,11 +62,6 @@ class Cgroup:
     directories: tuple[Path, ...]
     memory: bool
     pids: bool
-
-    def join_argv(self) -> list[str]:
-        """The prefix that moves the launch into this cgroup before it execs."""
-        procs = [str(d / "cgroup.procs") for d in self.directories]
-        return ["/bin/sh", "-c", JOIN, "sh", *procs, "--"]
 
     def remove(self) -> bool:
         """Kill what is left in it and remove it; True once every directory is gone."""
@@ -207,16 +202,50 @@ def v2_parent(root: Path) -> dict[str, Path]:
     return {"unified": parent}
 
 
-def rlimit_argv(limits: Limits, cgroup: Cgroup | None) -> list[str]:
-    """``prlimit`` for what no cgroup covers: the file size cap, memory without one."""
-    prlimit = shutil.which("prlimit")
-    if prlimit is None:
-        return []
-    args = []
-    if limits.file_bytes is not None:
-        args.append(f"--fsize={limits.file_bytes}")
-    if limits.memory_bytes is not None and not (cgroup and cgroup.memory):
-        args.append(f"--as={limits.memory_bytes}")
-    if limits.cpu_seconds is not None:
-        args.append(f"--cpu={limits.cpu_seconds}")
-    return [prlimit, *args, "--"] if args else []
+# each rlimit a launch may set: the ``ulimit`` flag (POSIX sh; dash and bash agree on
+# these units) and its unit in the limit's own (bytes, seconds)
+ULIMIT_FLAGS = {
+    resource.RLIMIT_FSIZE: ("-f", 512), resource.RLIMIT_AS: ("-v", 1024),
+    resource.RLIMIT_CPU: ("-t", 1),
+}  # fmt: skip
+
+
+def rlimits_of(limits: Limits, cgroup: Cgroup | None) -> tuple[tuple[int, int], ...]:
+    """What no cgroup covers, as ``(resource, value)``: the file size cap, memory
+    without a memory cgroup, CPU seconds."""
+    wanted = {
+        resource.RLIMIT_FSIZE: limits.file_bytes,
+        resource.RLIMIT_AS: None if cgroup and cgroup.memory else limits.memory_bytes,
+        resource.RLIMIT_CPU: limits.cpu_seconds,
+    }
+    return tuple((which, value) for which, value in wanted.items() if value is not None)
+
+
+@dataclass(frozen=True)
+class Restraints:
+    """One launch's limits: the cgroup it joins and the rlimits it sets, applied by
+    one ``sh`` in front of the launch that joins the cgroup, sets the rlimits with
+    its ``ulimit`` builtin (rounded down to the builtin's units) and execs the rest.
+
+    One exec, measured against the alternatives on the 2-core VM (see
+    benchmarks/README.md "Sandbox"): the former ``sh`` then ``prlimit`` cost one exec
+    more; applying the limits in a ``preexec_fn`` instead (no prefix at all) was
+    slower still, since it makes Python fork the whole server (no vfork) and run its
+    at-fork handlers in the child, about 4 ms for an empty function."""
+
+    cgroup: Cgroup | None = None
+    rlimits: tuple[tuple[int, int], ...] = ()
+
+    def argv(self) -> list[str]:
+        """The prefix that applies these limits and execs the rest (none without any)."""
+        if self.cgroup is None and not self.rlimits:
+            return []
+        procs = [str(d / "cgroup.procs") for d in self.cgroup.directories] if self.cgroup else []
+        return ["/bin/sh", "-c", self.script(), "sh", *procs, "--"]
+
+    def script(self) -> str:
+        ulimits = ""
+        for which, value in self.rlimits:
+            flag, unit = ULIMIT_FLAGS[which]
+            ulimits += f"ulimit {flag} {value // unit} || exit 125; "
+        return JOIN.replace("exec", f"{ulimits}exec")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from sessionhub.domain.errors import Unavailable
-from sessionhub.execution.limits import Cgroup, Cgroups, Limits, rlimit_argv
+from sessionhub.execution.limits import Cgroup, Cgroups, Limits, Restraints, rlimits_of
 
 __all__ = ["Completed", "Launch", "Limits", "NoSandbox", "Sandbox", "SandboxSpec"]
 
@@ -58,12 +58,23 @@ class SandboxSpec:
 
 @dataclass(frozen=True)
 class Launch:
-    """What to exec: the whole argv (sandbox included), its environment and directory."""
+    """What to exec: the sandboxed ``command``, its environment and directory, and the
+    ``restraints`` (limits) in front of it; `argv` is the whole."""
 
-    argv: list[str]
+    command: list[str]
     env: dict[str, str]
     cwd: Path
-    cgroup: Cgroup | None = None  # removed (with what is left in it) when the tree ends
+    restraints: Restraints = field(default_factory=Restraints)
+
+    @property
+    def argv(self) -> list[str]:
+        """The whole argv, limits included (an ``sh`` prefix)."""
+        return [*self.restraints.argv(), *self.command]
+
+    @property
+    def cgroup(self) -> Cgroup | None:
+        """Removed (with what is left in it) when the tree ends."""
+        return self.restraints.cgroup
 
 
 @dataclass(frozen=True)
@@ -116,12 +127,12 @@ class Sandbox(abc.ABC):
     def check(self) -> None:
         """Raise `SandboxUnavailable` if this sandbox cannot run code at all."""
 
-    def limited(self, spec: SandboxSpec) -> tuple[list[str], Cgroup | None]:
-        """The argv prefix that applies the spec's limits, and the cgroup it joins."""
+    def restraints(self, spec: SandboxSpec) -> Restraints:
+        """The spec's limits (over the server's): a fresh cgroup where one can be made,
+        rlimits for the rest."""
         limits = spec.limits.over(self.limits)
         cgroup = self.cgroups.create(limits) if self.cgroups else None
-        prefix = cgroup.join_argv() if cgroup else []
-        return [*prefix, *rlimit_argv(limits, cgroup)], cgroup
+        return Restraints(cgroup, rlimits_of(limits, cgroup))
 
     async def spawn(
         self, argv: Sequence[str], spec: SandboxSpec, **popen: object
@@ -184,8 +195,7 @@ class NoSandbox(Sandbox):
     isolated = False
 
     def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
-        prefix, cgroup = self.limited(spec)
-        return Launch([*prefix, *argv], base_environment(spec), spec.workdir, cgroup)
+        return Launch(list(argv), base_environment(spec), spec.workdir, self.restraints(spec))
 
 
 class UnavailableSandbox(Sandbox):

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from sessionhub.api.problems import install_handlers
 from sessionhub.domain import errors
+from sessionhub.execution.sandbox import SandboxUnavailable
 from sessionhub.kinds.machine.rules import LeaseNotFound, MachineNotFound
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ TABLE: dict[type[errors.SessionHubError], tuple[int, str | None]] = {
     errors.Unauthorized: (401, "Invalid or missing token"),
     errors.Forbidden: (403, None),
     errors.Unsupported: (400, None),
+    SandboxUnavailable: (503, None),  # names its fixes (install bubblewrap, or opt out)
     errors.Unavailable: (500, "Session creation failed"),
 }
 
