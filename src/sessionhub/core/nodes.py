@@ -73,6 +73,17 @@ class NodeService:
             log.info("node %s took over %s", self.id, resource)
         return lease
 
+    async def holder_elsewhere(self, resource: str) -> Node | None:
+        """The live node other than this one holding ``resource``, read without claiming
+        (None: nobody, this node, or a silent node the next claim takes over from)."""
+        holder = await self._store.lease_holder(resource=resource)
+        if holder is None or holder.id == self.id or not self._live(holder):
+            return None
+        return holder
+
+    def _live(self, node: Node) -> bool:
+        return node.heartbeat_at >= datetime.now(UTC) - timedelta(seconds=self.takeover_timeout)
+
     def holds(self, lease: Lease) -> bool:
         return lease.owner.id == self.id
 

@@ -262,6 +262,10 @@ class SessionStore(abc.ABC):
         """Give the lease back, if this node holds it."""
 
     @abc.abstractmethod
+    async def lease_holder(self, *, resource: str) -> Node | None:
+        """The node holding the lease on ``resource`` (live or not); None when nobody does."""
+
+    @abc.abstractmethod
     async def cluster_secret(self) -> str:
         """The credential nodes forward requests with, made on first use."""
 

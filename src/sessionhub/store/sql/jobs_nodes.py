@@ -36,6 +36,15 @@ async def find_node(conn: Conn, node_id: str) -> Node | None:
     return None if row is None else node_from_row(row)
 
 
+async def lease_holder(conn: Conn, resource: str) -> Node | None:
+    row = await conn.fetchrow(
+        f"SELECT {', '.join('n.' + c for c in NODE_COLUMNS.split(', '))} FROM leases l "
+        "JOIN nodes n ON n.id = l.owner WHERE l.resource = :r",
+        {"r": resource},
+    )
+    return None if row is None else node_from_row(row)
+
+
 @dataclass
 class BeatNode(WriteJob[Node]):
     """Register the node, or record its heartbeat (and its URL, which may change)."""

@@ -449,6 +449,10 @@ class SqlSessionStore(SessionStore):
     async def release_lease(self, *, resource: str, node_id: str) -> bool:
         return await self.writer.submit(jobs_nodes.ReleaseLease(resource, node_id))
 
+    async def lease_holder(self, *, resource: str) -> Node | None:
+        async with await self._read() as conn:
+            return await jobs_nodes.lease_holder(conn, resource)
+
     async def cluster_secret(self) -> str:
         return await self.writer.submit(jobs_nodes.ClusterSecret())
 
