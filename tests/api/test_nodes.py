@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -367,6 +368,134 @@ def test_agent_turn_started_on_b_is_cancelled_through_c(
         assert cancelled["cancelled"] is True
         assert until(lambda: not processes_with(marker), 20), processes_with(marker)
         assert until(lambda: run_statuses(postgres_url, sid) == ["cancelled"], 20)
+
+
+def execute_when_free(url: str, sid: str, code: str) -> httpx.Response:
+    """Execute, waiting while the kernel is busy with another caller's cell (409)."""
+    deadline = time.monotonic() + 60
+    while (response := execute(url, sid, code)).status_code == 409:
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.05)
+    return response
+
+
+def lease_holders(database_url: str, kernel_id: str) -> list[str]:
+    """The nodes holding the kernel's lease (its resource ends with the kernel id)."""
+
+    async def read() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT owner FROM leases WHERE resource LIKE 'kernel:%:' || $1", kernel_id
+            )
+            return [row["owner"] for row in rows]
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+# a kernel's own mark: the same answer means the same kernel (its pid is that of its
+# sandbox's namespace, the same in every kernel)
+MARK = "globals().setdefault('_mark', __import__('uuid').uuid4().hex)"
+
+
+def kernel_launchers(kernel_id: str) -> list[int]:
+    """The kernel processes (ipykernel itself, not the bwrap processes around it)."""
+    return [
+        pid
+        for pid in kernel_processes(kernel_id)
+        if not Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"bwrap")
+    ]
+
+
+def at_once(urls: list[str], sid: str, code: str) -> list[httpx.Response]:
+    """The same execute sent through each node at the same moment (one thread each)."""
+    start = threading.Barrier(len(urls))
+    answers: dict[str, httpx.Response] = {}
+
+    def send(url: str) -> None:
+        start.wait(timeout=30)
+        answers[url] = execute_when_free(url, sid, code)
+
+    racers = [threading.Thread(target=send, args=(url,)) for url in urls]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=120)
+    return [answers[url] for url in urls]
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_nodes_racing_the_first_execute_start_one_kernel(
+    cluster: Cluster, postgres_url: str
+) -> None:
+    """Sessions made through the native API have no kernel until their first execute;
+    two nodes receiving it at the same moment answer from one kernel."""
+    a, b = cluster("a"), cluster("b")
+    for _ in range(3):
+        sid = httpx.post(f"{a.url}/v1/sessions", json={"kind": "kernel"}).json()["id"]
+        answers = at_once([a.url, b.url], sid, MARK)
+        marks = {result(answer)[0] for answer in answers}
+        assert len(marks) == 1, marks
+        kid = attributes(a.url, sid)["kernel_id"]
+        assert len(kernel_launchers(kid)) == 1, kernel_processes(kid)
+        assert len(lease_holders(postgres_url, kid)) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_non_owner_attaches_lists_and_shuts_down_the_owners_kernel(
+    cluster: Cluster, postgres_url: str
+) -> None:
+    a, b = cluster("a"), cluster("b")
+    sid, kid = open_notebook(a.url, f"n-{uuid.uuid4().hex[:6]}.ipynb")
+    mark, _ = result(execute(a.url, sid, MARK))
+    # a second session on A's kernel, made through B: B forwards it to A
+    attached = httpx.post(f"{b.url}/jupyter/api/sessions", timeout=60, json={
+        "path": "other.ipynb", "type": "notebook", "kernel": {"id": kid}})  # fmt: skip
+    assert attached.status_code == 201, attached.text
+    assert attached.json()["kernel"]["id"] == kid
+    assert attached.headers["location"] == f"/jupyter/api/sessions/{attached.json()['id']}"
+    assert result(execute(b.url, attached.json()["id"], MARK))[0] == mark
+    assert len(kernel_launchers(kid)) == 1, kernel_processes(kid)
+
+    # B's lists show the kernel as A has it: idle, with A's one websocket client
+    url = a.url.replace("http", "ws", 1) + f"/jupyter/api/kernels/{kid}/channels"
+    with connect(url, subprotocols=[V1], open_timeout=30):  # type: ignore[list-item]
+        assert until(lambda: httpx.get(f"{a.url}/jupyter/api/kernels/{kid}").json()[
+            "connections"] == 1, 10)  # fmt: skip
+        listed = httpx.get(f"{b.url}/jupyter/api/sessions").json()
+        kernels = {s["kernel"]["id"]: s["kernel"] for s in listed}
+        assert (kernels[kid]["execution_state"], kernels[kid]["connections"]) == ("idle", 1)
+        [model] = [k for k in httpx.get(f"{b.url}/jupyter/api/kernels").json() if k["id"] == kid]
+        assert (model["execution_state"], model["connections"]) == ("idle", 1)
+
+    # shut down through B: A stops the kernel and gives its lease back at once
+    [holder] = lease_holders(postgres_url, kid)
+    assert httpx.delete(f"{b.url}/jupyter/api/kernels/{kid}", timeout=30).status_code == 204
+    assert until(lambda: not kernel_processes(kid), 15), kernel_processes(kid)
+    assert lease_holders(postgres_url, kid) == []
+    assert holder.startswith("node-")
+
+
+@pytest.mark.anyio
+async def test_a_kernel_shut_down_keeps_no_lease(client: httpx.AsyncClient, app: Any) -> None:
+    """A kernel's lease goes when the kernel stops: shut down, or its last session deleted."""
+    nodes, workspace = app.state.hub.nodes, app.state.hub.default_workspace_id
+    started = await client.post("/jupyter/api/kernels", json={})
+    kid = started.json()["id"]
+    assert (await client.delete(f"/jupyter/api/kernels/{kid}")).status_code == 204
+    assert not await nodes.release(kernel_resource(workspace, kid))
+    made = await client.post(
+        "/jupyter/api/sessions", json={"path": "gone.ipynb", "type": "notebook"}
+    )
+    assert made.status_code == 201, made.text
+    kid = made.json()["kernel"]["id"]
+    assert (await nodes.claim(kernel_resource(workspace, kid))).owner.id == nodes.id
+    assert (await client.delete(f"/jupyter/api/sessions/{made.json()['id']}")).status_code == 204
+    assert not await nodes.release(kernel_resource(workspace, kid))
 
 
 @pytest.mark.anyio
