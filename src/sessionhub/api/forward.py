@@ -222,15 +222,15 @@ async def ask_owners(request: Request, paths: dict[str, str]) -> dict[str, Any]:
     its path (value): at most ``ASK_AT_ONCE`` at a time, each bounded by ``ASK_TIMEOUT``.
     Resources held here, by nobody, or whose owner did not answer are left out."""
     forwarder = forwarder_of(request.app)
+    owners = await forwarder.nodes.held_elsewhere(list(paths))
     limit = asyncio.Semaphore(ASK_AT_ONCE)
 
-    async def one(resource: str, path: str) -> Any:
+    async def one(resource: str, node: Node) -> Any:
         async with limit:
-            node = await forwarder.nodes.holder_elsewhere(resource)
-            return None if node is None else await forwarder.ask(request, node, path)
+            return await forwarder.ask(request, node, paths[resource])
 
-    answers = await asyncio.gather(*(one(r, p) for r, p in paths.items()))
-    return {r: a for r, a in zip(paths, answers, strict=True) if a is not None}
+    answers = await asyncio.gather(*(one(r, n) for r, n in owners.items()))
+    return {r: a for r, a in zip(owners, answers, strict=True) if a is not None}
 
 
 async def claim_here(request: Request, resource: str) -> None:

@@ -73,13 +73,11 @@ class NodeService:
             log.info("node %s took over %s", self.id, resource)
         return lease
 
-    async def holder_elsewhere(self, resource: str) -> Node | None:
-        """The live node other than this one holding ``resource``, read without claiming
-        (None: nobody, this node, or a silent node the next claim takes over from)."""
-        holder = await self._store.lease_holder(resource=resource)
-        if holder is None or holder.id == self.id or not self._live(holder):
-            return None
-        return holder
+    async def held_elsewhere(self, resources: list[str]) -> dict[str, Node]:
+        """Those of ``resources`` another live node holds, and that node, read without
+        claiming (left out: held by nobody, by this node, or by a silent node)."""
+        holders = await self._store.lease_holders(resources=resources)
+        return {r: n for r, n in holders.items() if n.id != self.id and self._live(n)}
 
     def _live(self, node: Node) -> bool:
         return node.heartbeat_at >= datetime.now(UTC) - timedelta(seconds=self.takeover_timeout)

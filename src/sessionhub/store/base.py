@@ -262,8 +262,8 @@ class SessionStore(abc.ABC):
         """Give the lease back, if this node holds it."""
 
     @abc.abstractmethod
-    async def lease_holder(self, *, resource: str) -> Node | None:
-        """The node holding the lease on ``resource`` (live or not); None when nobody does."""
+    async def lease_holders(self, *, resources: list[str]) -> dict[str, Node]:
+        """The node holding the lease on each of ``resources`` (live or not) that is held."""
 
     @abc.abstractmethod
     async def cluster_secret(self) -> str:
