@@ -174,7 +174,12 @@ class KernelSessions:
             pooled = None if attach or kernel_id else self.driver.reserve_pooled(kernel_name)
             kernel_id = kernel_id or pooled or str(uuid.uuid4())
             if not attach:
-                await self._claim_new(workspace_id, kernel_id)
+                try:
+                    await self._claim_new(workspace_id, kernel_id)
+                except BaseException:
+                    if pooled is not None:
+                        self.driver.give_back_pooled(kernel_name, pooled)
+                    raise
             attributes = KernelAttributes(
                 path=path, type=type, jupyter_name=name, kernel_id=kernel_id,
                 kernel_name=kernel_name,
