@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -136,6 +137,20 @@ def kernel_processes(kernel_id: str) -> list[int]:
     return found
 
 
+# a kernel's own mark: the same answer means the same kernel (its pid is that of its
+# sandbox's namespace, the same in every kernel)
+MARK = "globals().setdefault('_mark', __import__('uuid').uuid4().hex)"
+
+
+def kernel_launchers(kernel_id: str) -> list[int]:
+    """The kernel processes (ipykernel itself, not the bwrap processes around it)."""
+    return [
+        pid
+        for pid in kernel_processes(kernel_id)
+        if not Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"bwrap")
+    ]
+
+
 def until(check: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -147,12 +162,12 @@ def until(check: Callable[[], bool], timeout: float) -> bool:
 
 def one_kernel_scenario(entry: str, others: list[str]) -> tuple[str, str, int]:
     """A notebook opened through ``entry``, executed through ``others`` in turn: one
-    kernel answers (same pid, state kept, execution_count rising by one)."""
+    kernel answers (same mark, state kept, execution_count rising by one)."""
     sid, kid = open_notebook(entry, f"n-{uuid.uuid4().hex[:6]}.ipynb")
-    pid, count = result(execute(others[0], sid, "import os; x = 41; os.getpid()"))
+    pid, count = result(execute(others[0], sid, f"import os; x = 41; {MARK}"))
     for step in range(1, 5):
         via = others[step % len(others)]
-        (seen_pid, x), seen_count = result(execute(via, sid, "x += 1; (os.getpid(), x)"))
+        (seen_pid, x), seen_count = result(execute(via, sid, f"x += 1; ({MARK}, x)"))
         assert (seen_pid, x, seen_count) == (pid, 41 + step, count + step), via
     return sid, kid, pid
 
@@ -188,10 +203,16 @@ def run_over_websocket(base: str, kernel_id: str, code: str) -> str:
 def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     a, b, c = cluster("a"), cluster("b"), cluster("c")
     sid, kid, pid = one_kernel_scenario(a.url, [b.url, c.url])
-    assert kernel_processes(kid) == [pid]
-    # its connection file is in A's own runtime dir, not the directory serve ran in
-    [connection] = (a.data_dir / "runtime").glob(f"node-*/kernels/kernel-{kid}.json")
-    assert str(connection).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    [launcher] = kernel_launchers(kid)
+    # its connection file is in a private directory of A's (its runtime dir, or one in
+    # the system's temporary directory when that path is too long for a unix socket),
+    # never in the directory serve ran in
+    argv = Path(f"/proc/{launcher}/cmdline").read_bytes().split(b"\0")
+    connection = Path(argv[argv.index(b"-f") + 1].decode())
+    assert connection.name == f"kernel-{kid}.json" and connection.parent != Path.cwd()
+    assert connection.parent.parent == next((a.data_dir / "runtime").glob("node-*/kernels")) or (
+        connection.parent.name.startswith("sessionhub-k")
+    )
     # the Jupyter kernel routes and websocket through B reach A's kernel
     model = httpx.get(f"{b.url}/jupyter/api/kernels/{kid}")
     assert model.status_code == 200 and model.json()["id"] == kid
@@ -199,7 +220,7 @@ def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     assert result(execute(c.url, sid, "x"))[0] == 45
     # a client cannot pass for a node: a made-up forwarding credential is dropped, and B
     # still forwards to A (were it trusted, B would refuse: "moved to another node")
-    forged = httpx.post(f"{b.url}/v1/sessions/{sid}/execute", json={"code": "os.getpid()"},
+    forged = httpx.post(f"{b.url}/v1/sessions/{sid}/execute", json={"code": MARK},
                         headers={"x-sessionhub-forward": "guess"}, timeout=90)  # fmt: skip
     assert result(forged)[0] == pid
 
@@ -214,7 +235,7 @@ def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     killed = time.monotonic()
     answered = None
     while answered is None and time.monotonic() - killed < TAKEOVER + 30:
-        response = execute(b.url, sid, "import os; os.getpid()")
+        response = execute(b.url, sid, MARK)
         if response.status_code == 200:
             answered = response
         else:
@@ -226,28 +247,28 @@ def test_three_nodes_one_kernel_and_takeover(cluster: Cluster) -> None:
     assert new_pid != pid
     print(f"takeover answered {took:.2f} s after SIGKILL (timeout {TAKEOVER} s)")
     assert took < TAKEOVER + 10
-    assert until(lambda: kernel_processes(kid) == [new_pid], 15), kernel_processes(kid)
+    assert until(lambda: len(kernel_launchers(kid)) == 1, 15), kernel_processes(kid)
     # C now forwards to B, the new owner, whose kernel replayed the transcript and
     # finds the session's files where A's kernel left them
-    assert result(execute(c.url, sid, "(os.getpid(), x)"))[0] == (new_pid, 45)
+    assert result(execute(c.url, sid, f"({MARK}, x)"))[0] == (new_pid, 45)
     assert result(execute(c.url, sid, "open('from_c.txt').read()"))[0] == "via C"
 
     # a clean shutdown hands the lease back: C answers at once, without the timeout
     b.proc.terminate()
     b.proc.wait(timeout=30)
     stopped = time.monotonic()
-    (third_pid, x), _ = result(execute(c.url, sid, "(os.getpid(), x)"))
+    (third_pid, x), _ = result(execute(c.url, sid, f"({MARK}, x)"))
     assert third_pid not in (pid, new_pid) and x == 45
     assert time.monotonic() - stopped < TAKEOVER
-    assert until(lambda: kernel_processes(kid) == [third_pid], 15), kernel_processes(kid)
+    assert until(lambda: len(kernel_launchers(kid)) == 1, 15), kernel_processes(kid)
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_two_workers_one_kernel(cluster: Cluster, postgres_url: str) -> None:
     server = cluster("w", "--workers", "2")
-    _, kid, pid = one_kernel_scenario(server.url, [server.url] * 2)
-    assert kernel_processes(kid) == [pid]
+    _, kid, _ = one_kernel_scenario(server.url, [server.url] * 2)
+    assert len(kernel_launchers(kid)) == 1, kernel_processes(kid)
     urls = asyncio.run(node_urls(postgres_url))
     assert len(urls) == 2 and server.url not in urls  # each worker has its own address
     # /metrics, whichever worker answers, counts the requests of both
@@ -367,6 +388,120 @@ def test_agent_turn_started_on_b_is_cancelled_through_c(
         assert cancelled["cancelled"] is True
         assert until(lambda: not processes_with(marker), 20), processes_with(marker)
         assert until(lambda: run_statuses(postgres_url, sid) == ["cancelled"], 20)
+
+
+def execute_when_free(url: str, sid: str, code: str) -> httpx.Response:
+    """Execute, waiting while the kernel is busy with another caller's cell (409)."""
+    deadline = time.monotonic() + 60
+    while (response := execute(url, sid, code)).status_code == 409:
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.05)
+    return response
+
+
+def lease_holders(database_url: str, kernel_id: str) -> list[str]:
+    """The nodes holding the kernel's lease (its resource ends with the kernel id)."""
+
+    async def read() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT owner FROM leases WHERE resource LIKE 'kernel:%:' || $1", kernel_id
+            )
+            return [row["owner"] for row in rows]
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+def at_once(urls: list[str], sid: str, code: str) -> list[httpx.Response]:
+    """The same execute sent through each node at the same moment (one thread each)."""
+    start = threading.Barrier(len(urls))
+    answers: dict[str, httpx.Response] = {}
+
+    def send(url: str) -> None:
+        start.wait(timeout=30)
+        answers[url] = execute_when_free(url, sid, code)
+
+    racers = [threading.Thread(target=send, args=(url,)) for url in urls]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=120)
+    return [answers[url] for url in urls]
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_nodes_racing_the_first_execute_start_one_kernel(
+    cluster: Cluster, postgres_url: str
+) -> None:
+    """Sessions made through the native API have no kernel until their first execute;
+    two nodes receiving it at the same moment answer from one kernel."""
+    a, b = cluster("a"), cluster("b")
+    for _ in range(3):
+        sid = httpx.post(f"{a.url}/v1/sessions", json={"kind": "kernel"}).json()["id"]
+        answers = at_once([a.url, b.url], sid, MARK)
+        marks = {result(answer)[0] for answer in answers}
+        assert len(marks) == 1, marks
+        kid = attributes(a.url, sid)["kernel_id"]
+        assert len(kernel_launchers(kid)) == 1, kernel_processes(kid)
+        assert len(lease_holders(postgres_url, kid)) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_non_owner_attaches_lists_and_shuts_down_the_owners_kernel(
+    cluster: Cluster, postgres_url: str
+) -> None:
+    a, b = cluster("a"), cluster("b")
+    sid, kid = open_notebook(a.url, f"n-{uuid.uuid4().hex[:6]}.ipynb")
+    mark, _ = result(execute(a.url, sid, MARK))
+    # a second session on A's kernel, made through B: B forwards it to A
+    attached = httpx.post(f"{b.url}/jupyter/api/sessions", timeout=60, json={
+        "path": "other.ipynb", "type": "notebook", "kernel": {"id": kid}})  # fmt: skip
+    assert attached.status_code == 201, attached.text
+    assert attached.json()["kernel"]["id"] == kid
+    assert attached.headers["location"] == f"/jupyter/api/sessions/{attached.json()['id']}"
+    assert result(execute(b.url, attached.json()["id"], MARK))[0] == mark
+    assert len(kernel_launchers(kid)) == 1, kernel_processes(kid)
+
+    # B's lists show the kernel as A has it: idle, with A's one websocket client
+    url = a.url.replace("http", "ws", 1) + f"/jupyter/api/kernels/{kid}/channels"
+    with connect(url, subprotocols=[V1], open_timeout=30):  # type: ignore[list-item]
+        assert until(lambda: httpx.get(f"{a.url}/jupyter/api/kernels/{kid}").json()[
+            "connections"] == 1, 10)  # fmt: skip
+        listed = httpx.get(f"{b.url}/jupyter/api/sessions").json()
+        kernels = {s["kernel"]["id"]: s["kernel"] for s in listed}
+        assert (kernels[kid]["execution_state"], kernels[kid]["connections"]) == ("idle", 1)
+        [model] = [k for k in httpx.get(f"{b.url}/jupyter/api/kernels").json() if k["id"] == kid]
+        assert (model["execution_state"], model["connections"]) == ("idle", 1)
+
+    # shut down through B: A stops the kernel and gives its lease back at once
+    [holder] = lease_holders(postgres_url, kid)
+    assert httpx.delete(f"{b.url}/jupyter/api/kernels/{kid}", timeout=30).status_code == 204
+    assert until(lambda: not kernel_processes(kid), 15), kernel_processes(kid)
+    assert lease_holders(postgres_url, kid) == []
+    assert holder.startswith("node-")
+
+
+@pytest.mark.anyio
+async def test_a_kernel_shut_down_keeps_no_lease(client: httpx.AsyncClient, app: Any) -> None:
+    """A kernel's lease goes when the kernel stops: shut down, or its last session deleted."""
+    nodes, workspace = app.state.hub.nodes, app.state.hub.default_workspace_id
+    started = await client.post("/jupyter/api/kernels", json={})
+    kid = started.json()["id"]
+    assert (await client.delete(f"/jupyter/api/kernels/{kid}")).status_code == 204
+    assert not await nodes.release(kernel_resource(workspace, kid))
+    made = await client.post(
+        "/jupyter/api/sessions", json={"path": "gone.ipynb", "type": "notebook"}
+    )
+    assert made.status_code == 201, made.text
+    kid = made.json()["kernel"]["id"]
+    assert (await nodes.claim(kernel_resource(workspace, kid))).owner.id == nodes.id
+    assert (await client.delete(f"/jupyter/api/sessions/{made.json()['id']}")).status_code == 204
+    assert not await nodes.release(kernel_resource(workspace, kid))
 
 
 @pytest.mark.anyio

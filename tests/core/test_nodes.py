@@ -97,6 +97,24 @@ async def test_close_hands_leases_back_and_secret_is_shared(
     assert a.secret and a.secret == b.secret == await store.cluster_secret()
 
 
+async def test_held_elsewhere_names_live_holders_without_claiming(
+    nodes: list[NodeService], store: SessionStore, tmp_path: Path
+) -> None:
+    a, b, _ = nodes
+    silent = NodeService(store, node_settings(tmp_path), new_node_id())
+    await store.beat_node(node_id=silent.id, url="http://silent")  # never beats again
+    await a.claim("on-a")
+    await b.claim("on-b")
+    await silent.claim("on-silent")
+    many = [f"free-{i}" for i in range(1200)]  # more than one lookup's worth
+    await asyncio.sleep(0.6)  # past the 0.5 s timeout: the silent node is stale
+    held = await a.held_elsewhere(["on-a", "on-b", "on-silent", *many])
+    assert {r: n.id for r, n in held.items()} == {"on-b": b.id}
+    assert held["on-b"].url == b.url
+    # nothing was claimed: the silent node's lease and the free names are as they were
+    assert (await store.lease_holders(resources=["on-silent", "free-0"])).keys() == {"on-silent"}
+
+
 @pytest.mark.postgres
 async def test_one_winner_across_connections(postgres_url: str, tmp_path: Path) -> None:
     """Nodes on separate stores (as in separate processes) racing for stale leases:

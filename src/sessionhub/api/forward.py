@@ -52,6 +52,8 @@ REQUEST_SKIP = frozenset({"host", "content-length", "connection", "transfer-enco
 RESPONSE_SKIP = frozenset({"content-length", "connection", "transfer-encoding",
                            "content-encoding", "keep-alive", "x-request-id"})  # fmt: skip
 WS_PASS = frozenset({"authorization", "cookie", "origin"})
+ASK_TIMEOUT = 2.0  # seconds a list waits for an owner's model of its kernel
+ASK_AT_ONCE = 8  # owners asked at the same time by one list
 
 
 class ForwardMark:
@@ -128,6 +130,18 @@ class Forwarder:
         ]
         return response
 
+    async def ask(self, request: Request, node: Node, path: str) -> Any:
+        """The owner's JSON answer to a GET of ``path`` with the caller's credentials;
+        None when it does not answer in ``ASK_TIMEOUT`` or answers other than 200."""
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() in WS_PASS]
+        headers += [(FORWARD_HEADER, self.secret), ("x-request-id", request_id.get())]
+        try:
+            answer = await self.client.get(node.url + path, headers=headers, timeout=ASK_TIMEOUT)
+            return answer.json() if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("node %s did not answer GET %s: %r", node.id, path, exc)
+            return None
+
     async def websocket(self, ws: WebSocket, node: Node) -> None:
         """Join the client's websocket to one opened on the owner, until either closes."""
         try:
@@ -201,6 +215,22 @@ async def to_owner(request: Request, resource: str) -> Response | None:
     forwarder = forwarder_of(request.app)
     node = await forwarder.owner_elsewhere(request.scope, resource)
     return None if node is None else await forwarder.http(request, node)
+
+
+async def ask_owners(request: Request, paths: dict[str, str]) -> dict[str, Any]:
+    """For each resource (key) another live node holds, that node's answer to a GET of
+    its path (value): at most ``ASK_AT_ONCE`` at a time, each bounded by ``ASK_TIMEOUT``.
+    Resources held here, by nobody, or whose owner did not answer are left out."""
+    forwarder = forwarder_of(request.app)
+    owners = await forwarder.nodes.held_elsewhere(list(paths))
+    limit = asyncio.Semaphore(ASK_AT_ONCE)
+
+    async def one(resource: str, node: Node) -> Any:
+        async with limit:
+            return await forwarder.ask(request, node, paths[resource])
+
+    answers = await asyncio.gather(*(one(r, n) for r, n in owners.items()))
+    return {r: a for r, a in zip(owners, answers, strict=True) if a is not None}
 
 
 async def claim_here(request: Request, resource: str) -> None:

@@ -73,6 +73,15 @@ class NodeService:
             log.info("node %s took over %s", self.id, resource)
         return lease
 
+    async def held_elsewhere(self, resources: list[str]) -> dict[str, Node]:
+        """Those of ``resources`` another live node holds, and that node, read without
+        claiming (left out: held by nobody, by this node, or by a silent node)."""
+        holders = await self._store.lease_holders(resources=resources)
+        return {r: n for r, n in holders.items() if n.id != self.id and self._live(n)}
+
+    def _live(self, node: Node) -> bool:
+        return node.heartbeat_at >= datetime.now(UTC) - timedelta(seconds=self.takeover_timeout)
+
     def holds(self, lease: Lease) -> bool:
         return lease.owner.id == self.id
 

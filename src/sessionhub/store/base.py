@@ -262,6 +262,10 @@ class SessionStore(abc.ABC):
         """Give the lease back, if this node holds it."""
 
     @abc.abstractmethod
+    async def lease_holders(self, *, resources: list[str]) -> dict[str, Node]:
+        """The node holding the lease on each of ``resources`` (live or not) that is held."""
+
+    @abc.abstractmethod
     async def cluster_secret(self) -> str:
         """The credential nodes forward requests with, made on first use."""
 

@@ -179,9 +179,11 @@ async def execute(
     """Run code in a kernel session; the answer is the recorded ``execution`` event.
 
     The node that holds the session's kernel answers (forwarded there when that is
-    another node; taken over here when that node went silent)."""
-    kernels = KernelSessions.of(service)
-    kernel_id = await kernels.kernel_id(principal.workspace_id, session_id)
+    another node; taken over here when that node went silent). Before its first kernel
+    the lease is claimed under the id that kernel will get, so nodes racing the first
+    execute start one kernel: the loser forwards to the winner."""
+    kernels = KernelSessions.of(service, forward.forwarder_of(request.app).nodes)
+    kernel_id = await kernels.kernel_id_to_use(principal.workspace_id, session_id)
     if kernel_id:
         resource = kernel_resource(principal.workspace_id, kernel_id)
         forwarded = await forward.to_owner(request, resource)
@@ -190,7 +192,4 @@ async def execute(
     event = await kernels.execute(
         principal.workspace_id, session_id, body.code, timeout=body.timeout
     )
-    if not kernel_id:  # its first kernel started here: this node holds it from now on
-        started = await kernels.kernel_id(principal.workspace_id, session_id)
-        await forward.claim_here(request, kernel_resource(principal.workspace_id, started))
     return json_response(event, 200)

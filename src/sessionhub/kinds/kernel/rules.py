@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from sessionhub.core.nodes import NodeService, kernel_resource
 from sessionhub.core.service import SessionService
 from sessionhub.domain.attributes.kernel import KernelAttributes
 from sessionhub.domain.errors import (
@@ -32,6 +33,7 @@ from sessionhub.domain.errors import (
     NotFound,
     RunActive,
     SessionHubError,
+    Unavailable,
     Unsupported,
 )
 from sessionhub.domain.models import Event, Session, SessionCreate, SessionQuery, SessionUpdate
@@ -43,6 +45,8 @@ KIND = "kernel"
 # a client-chosen id for a new kernel: it names the kernel's connection file
 NEW_KERNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 INTERRUPT_GRACE = 10.0  # seconds an interrupted execution gets to stop
+# a session's first kernel id is derived from the session's id (see ``kernel_id_to_use``)
+FIRST_KERNEL = uuid.UUID("5e55104b-6b65-4e6e-a5e1-6b65726e656c")
 log = logging.getLogger(__name__)
 
 
@@ -74,11 +78,26 @@ class KernelSessions:
 
     service: SessionService
     driver: KernelDriver
+    nodes: NodeService | None = None
 
     @classmethod
-    def of(cls, service: SessionService) -> KernelSessions:
-        """The kernel rules of the server that ``service`` belongs to."""
-        return cls(service, service.drivers.get_as(KIND, KernelDriver))
+    def of(cls, service: SessionService, nodes: NodeService | None = None) -> KernelSessions:
+        """The kernel rules of the server that ``service`` belongs to; with ``nodes``, a
+        kernel this node starts is leased to it first, and the lease goes when it stops."""
+        return cls(service, service.drivers.get_as(KIND, KernelDriver), nodes)
+
+    # leases (sessionhub.core.nodes): claimed before a kernel starts, released when it stops
+    async def _claim_new(self, workspace_id: str, kernel_id: str) -> None:
+        """Lease a kernel about to start here; Unavailable when a live node holds it."""
+        if self.nodes is None:
+            return
+        lease = await self.nodes.claim(kernel_resource(workspace_id, kernel_id))
+        if not self.nodes.holds(lease):
+            raise Unavailable(f"kernel {kernel_id} is being started on another node; try again")
+
+    async def _release_if_stopped(self, workspace_id: str, kernel_id: str) -> None:
+        if self.nodes is not None and kernel_id and not self.driver.running(kernel_id):
+            await self.nodes.release(kernel_resource(workspace_id, kernel_id))
 
     # reading
     async def get(self, workspace_id: str, session_id: str) -> Session:
@@ -93,6 +112,18 @@ class KernelSessions:
         when it is not a kernel session)."""
         session = await self.service.get(workspace_id, session_id)
         return KernelAttributes.of(session).kernel_id if session.kind == KIND else ""
+
+    async def kernel_id_to_use(self, workspace_id: str, session_id: str) -> str:
+        """The session's kernel id or, before its first kernel, the id that kernel gets.
+
+        The first kernel's id follows from the session's id, so two nodes racing the
+        first execute of a session claim the same lease before either starts a kernel:
+        the loser forwards to the winner and the session never has two kernels.
+        """
+        session = await self.service.get(workspace_id, session_id)
+        if session.kind != KIND:
+            return ""
+        return KernelAttributes.of(session).kernel_id or first_kernel_id(session)
 
     async def all(self, workspace_id: str) -> list[Session]:
         found: list[Session] = []
@@ -142,6 +173,13 @@ class KernelSessions:
                 kernel_name = await self.driver.check_name(kernel_name)
             pooled = None if attach or kernel_id else self.driver.reserve_pooled(kernel_name)
             kernel_id = kernel_id or pooled or str(uuid.uuid4())
+            if not attach:
+                try:
+                    await self._claim_new(workspace_id, kernel_id)
+                except BaseException:
+                    if pooled is not None:
+                        self.driver.give_back_pooled(kernel_name, pooled)
+                    raise
             attributes = KernelAttributes(
                 path=path, type=type, jupyter_name=name, kernel_id=kernel_id,
                 kernel_name=kernel_name,
@@ -154,12 +192,15 @@ class KernelSessions:
             if created.replayed and KernelAttributes.of(session).kernel_id:
                 if pooled is not None:
                     self.driver.give_back_pooled(kernel_name, pooled)
+                if KernelAttributes.of(session).kernel_id != kernel_id:
+                    await self._release_if_stopped(workspace_id, kernel_id)
                 self.driver.bind(session)
                 return session
             try:
                 return await self._attach(session, kernel_name, kernel_id, pooled=bool(pooled))
             except BaseException:
                 await self.service.delete(workspace_id, session.id)
+                await self._release_if_stopped(workspace_id, kernel_id)
                 raise
 
     async def _attach(
@@ -217,11 +258,14 @@ class KernelSessions:
             updated = await self._attach(session, await self.driver.check_name(name), None)
         if old and old != KernelAttributes.of(updated).kernel_id:
             await self.driver.release(old)
+            await self._release_if_stopped(session.workspace_id, old)
         return updated
 
     async def delete(self, workspace_id: str, session_id: str) -> None:
-        await self.get(workspace_id, session_id)
+        """Delete the session; its kernel stops (and its lease goes) unless another uses it."""
+        session = await self.get(workspace_id, session_id)
         await self.service.delete(workspace_id, session_id)
+        await self._release_if_stopped(workspace_id, KernelAttributes.of(session).kernel_id)
 
     # kernels on demand
     async def ensure_kernel(self, session: Session) -> str:
@@ -229,7 +273,9 @@ class KernelSessions:
         attributes = KernelAttributes.of(session)
         kernel_id, name = attributes.kernel_id, attributes.kernel_name
         if not kernel_id:
-            session = await self._attach(session, await self.driver.check_name(name), None)
+            first = first_kernel_id(session)
+            await self._claim_new(session.workspace_id, first)
+            session = await self._attach(session, await self.driver.check_name(name), first)
             return KernelAttributes.of(session).kernel_id
         directory = self.service.files.directory(session.workspace_id, session.id)
         self.driver.bind(session)
@@ -284,6 +330,7 @@ class KernelSessions:
     async def shutdown_kernel(self, workspace_id: str, kernel_id: str) -> None:
         await self.find_kernel(workspace_id, kernel_id)
         await self.driver.shutdown(kernel_id)
+        await self._release_if_stopped(workspace_id, kernel_id)
 
     async def interrupt_kernel(self, workspace_id: str, kernel_id: str) -> None:
         await self.find_kernel(workspace_id, kernel_id)
@@ -366,3 +413,9 @@ class KernelSessions:
                 "interrupted; it is recorded when it finishes"
             ) from None
         execution.status = "timeout"
+
+
+def first_kernel_id(session: Session) -> str:
+    """The id of a session's first kernel: the same on every node (a UUIDv5 of the
+    session's id), so its lease is one row whichever node starts it."""
+    return str(uuid.uuid5(FIRST_KERNEL, session.id))

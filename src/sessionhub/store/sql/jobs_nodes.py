@@ -22,6 +22,7 @@ from sessionhub.store.sql.writer import Notice, WriteJob
 NODE_COLUMNS = "id, url, started_at, heartbeat_at"
 # one attempt reads, the next can only lose to a winner it then reports
 CLAIM_ATTEMPTS = 3
+HOLDERS_AT_ONCE = 500  # resources per lookup: well under SQLite's bound-parameter limit
 
 
 def node_from_row(row: Row) -> Node:
@@ -34,6 +35,17 @@ def node_from_row(row: Row) -> Node:
 async def find_node(conn: Conn, node_id: str) -> Node | None:
     row = await conn.fetchrow(f"SELECT {NODE_COLUMNS} FROM nodes WHERE id = :id", {"id": node_id})
     return None if row is None else node_from_row(row)
+
+
+async def lease_holders(conn: Conn, resources: list[str]) -> dict[str, Node]:
+    """The holders of those of ``resources`` that are leased, in one query."""
+    marks = ", ".join(f":r{i}" for i in range(len(resources)))
+    rows = await conn.fetch(
+        "SELECT l.resource, n.id, n.url, n.started_at, n.heartbeat_at FROM leases l "
+        f"JOIN nodes n ON n.id = l.owner WHERE l.resource IN ({marks})",
+        {f"r{i}": resource for i, resource in enumerate(resources)},
+    )
+    return {row["resource"]: node_from_row(row) for row in rows}
 
 
 @dataclass

@@ -449,6 +449,14 @@ class SqlSessionStore(SessionStore):
     async def release_lease(self, *, resource: str, node_id: str) -> bool:
         return await self.writer.submit(jobs_nodes.ReleaseLease(resource, node_id))
 
+    async def lease_holders(self, *, resources: list[str]) -> dict[str, Node]:
+        found: dict[str, Node] = {}
+        step = jobs_nodes.HOLDERS_AT_ONCE
+        async with await self._read() as conn:
+            for start in range(0, len(resources), step):
+                found |= await jobs_nodes.lease_holders(conn, resources[start : start + step])
+        return found
+
     async def cluster_secret(self) -> str:
         return await self.writer.submit(jobs_nodes.ClusterSecret())
 

@@ -15,7 +15,7 @@ from sessionhub.api.dialects.jupyter import wire
 from sessionhub.core.hub import Hub
 from sessionhub.core.nodes import kernel_resource
 from sessionhub.domain.attributes.kernel import KernelAttributes
-from sessionhub.domain.errors import NotFound
+from sessionhub.domain.errors import NotFound, SessionHubError
 from sessionhub.kinds.kernel.rules import KernelSessions
 
 router = APIRouter()
@@ -39,15 +39,43 @@ class Caller:
             await forward.release_here(request, kernel_resource(self.workspace_id, kernel_id))
             raise
 
+    @asynccontextmanager
+    async def no_lease_if_failed(self, request: Request, kernel_id: str) -> AsyncIterator[None]:
+        """A kernel id that ends up running nowhere keeps no lease (``at_owner`` may have
+        taken one for it before a failed create or switch)."""
+        try:
+            yield
+        except SessionHubError:
+            if kernel_id and not self.sessions.driver.running(kernel_id):
+                await forward.release_here(request, kernel_resource(self.workspace_id, kernel_id))
+            raise
+
     async def claim_here(self, request: Request, kernel_id: str) -> None:
         if kernel_id:
             await forward.claim_here(request, kernel_resource(self.workspace_id, kernel_id))
+
+    async def owners_models(self, request: Request, kernel_ids: list[str]) -> dict[str, Any]:
+        """The models of kernels that run on other live nodes, as their owners report
+        them (a list through any node shows a kernel's real state and connections);
+        kernels running here are not looked up."""
+        root = request.scope.get("root_path", "")
+        paths = {
+            kernel_resource(self.workspace_id, kid): f"{root}/api/kernels/{kid}"
+            for kid in dict.fromkeys(kernel_ids)
+            if kid and not self.sessions.driver.running(kid)
+        }
+        answers = await forward.ask_owners(request, paths)
+        return {
+            model["id"]: model
+            for model in answers.values()
+            if isinstance(model, dict) and isinstance(model.get("id"), str)
+        }
 
 
 async def caller(request: Request) -> Caller:
     hub: Hub = request.app.state.hub
     principal = await authenticate(request, hub)
-    return Caller(principal.workspace_id, KernelSessions.of(hub.service))
+    return Caller(principal.workspace_id, KernelSessions.of(hub.service, hub.nodes))
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
@@ -59,25 +87,31 @@ def not_found(session_id: str) -> NotFound:
 
 # sessions
 @router.get("/api/sessions")
-async def list_sessions(c: CallerDep) -> Response:
+async def list_sessions(request: Request, c: CallerDep) -> Response:
     found = await c.sessions.all(c.workspace_id)
-    return wire.answer(wire.session_models(c.sessions, found))
+    kernel_ids = [KernelAttributes.of(session).kernel_id for session in found]
+    remote = await c.owners_models(request, kernel_ids)
+    return wire.answer(wire.session_models(c.sessions, found, remote))
 
 
 @router.post("/api/sessions", status_code=201)
-async def create_session(request: Request, response: Response, c: CallerDep) -> dict[str, Any]:
+async def create_session(request: Request, c: CallerDep) -> Response:
+    """A session at a path; attaching to a kernel another node runs is done by that node."""
     body = wire.legacy_notebook(await wire.json_object(request))
     path = wire.checked_path(wire.text(body, "path", required=True) or "")
     kind = wire.text(body, "type", required=True) or ""
     name = wire.text(body, "name") if body.get("name") is not None else ""
     kernel = wire.kernel_request(body)
-    session = await c.sessions.open(
-        c.workspace_id, path=path, type=kind, name=name or "",
-        kernel_name=kernel.name, kernel_id=kernel.id,
-    )  # fmt: skip
-    await c.claim_here(request, KernelAttributes.of(session).kernel_id)
-    response.headers["Location"] = f"{request.scope.get('root_path', '')}/api/sessions/{session.id}"
-    return wire.session_model(c.sessions, session)
+    if kernel.id and (forwarded := await c.at_owner(request, kernel.id)) is not None:
+        return forwarded
+    async with c.no_lease_if_failed(request, kernel.id or ""):
+        session = await c.sessions.open(
+            c.workspace_id, path=path, type=kind, name=name or "",
+            kernel_name=kernel.name, kernel_id=kernel.id,
+        )  # fmt: skip
+    created = wire.answer(wire.session_model(c.sessions, session), status_code=201)
+    created.headers["Location"] = f"{request.scope.get('root_path', '')}/api/sessions/{session.id}"
+    return created
 
 
 @router.get("/api/sessions/{session_id}")
@@ -90,19 +124,24 @@ async def get_session(session_id: str, c: CallerDep) -> Response:
 
 
 @router.patch("/api/sessions/{session_id}")
-async def update_session(session_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
+async def update_session(session_id: str, request: Request, c: CallerDep) -> Response:
     body = await wire.json_object(request)
     if isinstance(body.get("notebook"), dict) and "path" in body["notebook"]:
         body = {**body, "path": body["notebook"]["path"], "type": "notebook"}
     changes = wire.changes(body)
     kernel = wire.kernel_request(body) if "kernel" in body else None
+    switch_to = kernel.id if kernel is not None and kernel.id else ""
+    # switching to a kernel another node runs: that node does it
+    if switch_to and (forwarded := await c.at_owner(request, switch_to)) is not None:
+        return forwarded
     try:
-        session = await c.sessions.update(c.workspace_id, session_id, changes, kernel)
+        async with c.no_lease_if_failed(request, switch_to):
+            session = await c.sessions.update(c.workspace_id, session_id, changes, kernel)
     except NotFound:
         raise not_found(session_id) from None
     if kernel is not None:
         await c.claim_here(request, KernelAttributes.of(session).kernel_id)
-    return wire.session_model(c.sessions, session)
+    return wire.answer(wire.session_model(c.sessions, session))
 
 
 @router.delete("/api/sessions/{session_id}", status_code=204)
@@ -116,8 +155,10 @@ async def delete_session(session_id: str, c: CallerDep) -> Response:
 
 # kernels
 @router.get("/api/kernels")
-async def list_kernels(c: CallerDep) -> Response:
-    return wire.answer(await c.sessions.kernels(c.workspace_id))
+async def list_kernels(request: Request, c: CallerDep) -> Response:
+    models = await c.sessions.kernels(c.workspace_id)
+    remote = await c.owners_models(request, [model["id"] for model in models])
+    return wire.answer([remote.get(model["id"], model) for model in models])
 
 
 @router.post("/api/kernels", status_code=201)

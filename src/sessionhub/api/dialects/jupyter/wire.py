@@ -94,15 +94,18 @@ def legacy_notebook(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def answer(content: Any) -> Response:
+def answer(content: Any, status_code: int = 200) -> Response:
     """JSON straight from our dicts: the read routes skip FastAPI's response validation
     and encoding, which cost more than the rest of a 50-session list."""
-    return Response(orjson.dumps(content), media_type="application/json")
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
 
 
-def session_models(sessions: KernelSessions, found: list[Session]) -> list[dict[str, Any]]:
-    """Many sessions' models; a running kernel's model is made once for all its sessions."""
-    running: dict[str, dict[str, Any]] = {}
+def session_models(
+    sessions: KernelSessions, found: list[Session], remote: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Many sessions' models; a running kernel's model is made once for all its sessions,
+    and a kernel another node runs has the model its owner gave (``remote``, by id)."""
+    running: dict[str, dict[str, Any]] = dict(remote or {})
     models = []
     for session in found:
         kernel_id = KernelAttributes.of(session).kernel_id
