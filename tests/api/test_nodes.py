@@ -29,7 +29,9 @@ from websockets.sync.client import connect
 
 from sessionhub.api.dialects.jupyter.channels import V1, pack_v1, unpack_v1
 from sessionhub.core.nodes import kernel_resource
+from sessionhub.testing import sdkenv
 from sessionhub.testing.fixtures import free_port
+from tests.api.dialects.jupyter.test_clients import JLAB
 from tests.api.dialects.mix.fake_llm import FakeLLM
 from tests.kinds.machine.support import TINY
 
@@ -522,3 +524,21 @@ async def test_an_unknown_kernel_keeps_no_lease(client: httpx.AsyncClient, app: 
     nodes = app.state.hub.nodes
     resource = kernel_resource(app.state.hub.default_workspace_id, "nope")
     assert not await nodes.release(resource)  # nothing to give back: no row was left
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_jupyterlab_through_b_executes_on_the_kernel_a_owns(cluster: Cluster) -> None:
+    """The JupyterLab client (@jupyterlab/services) on node B drives node A's kernel:
+    the websocket is forwarded to the owner, so the state set on A is there."""
+    a, b = cluster("a"), cluster("b")
+    sid, kernel_id = open_notebook(a.url, "lab.ipynb")
+    assert result(execute(a.url, sid, "x = 41\nx"))[0] == 41
+    project = sdkenv.node_project("jupyterlab-services", JLAB)
+    script = Path(__file__).parent / "jlab_connect.js"
+    done = sdkenv.run(["node", str(script), f"{b.url}/jupyter", kernel_id, "x + 1"],
+                      env={"NODE_PATH": str(project / "node_modules")}, cwd=project,
+                      timeout=120)  # fmt: skip
+    out = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {}
+    assert out == {"kernel": kernel_id, "result": "42", "status": "ok"}, done.stdout + done.stderr
+    assert len(kernel_launchers(kernel_id)) == 1, kernel_processes(kernel_id)  # none on B
