@@ -108,3 +108,18 @@ async def test_without_a_sandbox_bash_is_a_tool_error_naming_both_fixes(tmp_path
         await bash(UnavailableSandbox(), tmp_path, {"command": "true"})
     assert "apt-get install bubblewrap" in str(refused.value)
     assert "SESSIONHUB_SANDBOX=none" in str(refused.value)
+
+
+async def test_a_python_environment_under_tmp_is_visible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server whose venv lives under /tmp (a checkout there) still runs code: the
+    private /tmp is mounted before the Python environment is bound into it."""
+    prefix = tmp_path / "venv"
+    prefix.mkdir()
+    (prefix / "marker").write_text("the environment")
+    own = tmp_path / "own"
+    own.mkdir()
+    monkeypatch.setattr("sessionhub.execution.bubblewrap.python_prefixes", lambda: (prefix,))
+    done = await sh(bubblewrap(), own, f"cat {prefix}/marker")
+    assert done.stdout.decode() == "the environment", done.stderr.decode()

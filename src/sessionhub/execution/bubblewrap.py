@@ -67,7 +67,10 @@ def namespaces(network: bool) -> list[str]:
 
 
 def system_binds() -> list[str]:
-    args: list[str] = []
+    """The read-only system, after the private ``/tmp``, ``/dev`` and ``/proc``: a bind
+    under ``/tmp`` (a Python environment there) must come after the tmpfs that would
+    otherwise hide it."""
+    args = ["--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
     for path in SYSTEM:
         args += ["--ro-bind-try", path, path]
     for link, target in MERGED_USR.items():
@@ -79,7 +82,7 @@ def system_binds() -> list[str]:
         args += ["--ro-bind-try", path, path]
     for prefix in python_prefixes():
         args += ["--ro-bind", str(prefix), str(prefix)]
-    return [*args, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    return args
 
 
 def own_binds(spec: SandboxSpec) -> list[str]:
