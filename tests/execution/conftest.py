@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import pytest
 
 from sessionhub.api.app import create_app
 from sessionhub.config import Settings
+from sessionhub.execution.limits import DISCARD_PATIENCE, Cgroups
 from sessionhub.store.sql.store import open_store
 from sessionhub.testing import sdkenv
 from sessionhub.testing.fixtures import LiveServer
@@ -98,3 +100,16 @@ def tenants(
             victim = upload_victim_secret(server.url, key_b, settings.data_dir)
             port = int(server.url.rsplit(":", 1)[1])
             yield Tenants(Harness(server, key_a, mix_python, llm), settings, victim, port)
+
+
+def no_cgroup_left() -> None:
+    """Every process tree's cgroup goes when the tree ends (waited for as long as the
+    server keeps trying, `DISCARD_PATIENCE`). Only this process's: other test runs
+    on the machine share the parent cgroups. A failure names what is still inside."""
+    parents = Cgroups.find().parents.values()
+    deadline = time.monotonic() + DISCARD_PATIENCE + 2
+    while left := [c for p in parents for c in p.glob(f"run-{os.getpid()}-*")]:
+        if time.monotonic() > deadline:
+            inside = {c.name: (c / "cgroup.procs").read_text().split() for c in left}
+            raise AssertionError(f"cgroups left behind, with these pids in them: {inside}")
+        time.sleep(0.1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from sessionhub.execution.sandbox import (
     UnavailableSandbox,
 )
 from sessionhub.kinds.agent.tools import ToolError, bash
+from tests.execution.conftest import no_cgroup_left
 
 pytestmark = [
     pytest.mark.anyio,
@@ -77,12 +77,7 @@ async def test_memory_and_processes_are_capped_by_a_cgroup_that_goes_with_the_tr
     forks = await sh(bubblewrap(cgroups), tmp_path,
                      "for i in $(seq 100); do sleep 3 & done 2>&1 | head -1; echo end")  # fmt: skip
     assert b"Resource temporarily unavailable" in forks.stdout + forks.stderr
-    for _ in range(100):  # the cgroups go once the trees have ended
-        if not [c for p in cgroups.parents.values() for c in p.glob(f"run-{os.getpid()}-*")]:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("a cgroup was left behind")
+    await asyncio.to_thread(no_cgroup_left)  # the cgroups go once the trees have ended
 
 
 async def test_without_a_cgroup_memory_falls_back_to_rlimit_as(tmp_path: Path) -> None:

@@ -9,8 +9,6 @@ the limit tests guard the cgroups and rlimits, which apply in both modes.
 
 from __future__ import annotations
 
-import os
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 
 from sessionhub.execution.limits import Cgroups
-from tests.execution.conftest import MARKER, SECRET, Tenants
+from tests.execution.conftest import MARKER, SECRET, Tenants, no_cgroup_left
 
 HOST_TMP = f"/tmp/sessionhub-escape-{uuid.uuid4().hex}"
 NET = """python3 -c "
@@ -131,15 +129,3 @@ def limits(fork: str, hog: str, disk: str) -> None:
         assert "allocated" not in hog.splitlines() and "exit=137" in hog, hog
     assert "File size limit exceeded" in disk and "exit=153" in disk
     assert str(2 * 1024 * 1024) in disk.splitlines()  # the cap, not a byte more
-
-
-def no_cgroup_left() -> None:
-    """Every process tree's cgroup goes when the tree ends (checked for a few seconds:
-    removal follows the exit). Only this process's: other test runs on the machine
-    share the parent cgroups."""
-    parents = Cgroups.find().parents.values()
-    for _ in range(50):
-        if not [c for p in parents for c in p.glob(f"run-{os.getpid()}-*")]:
-            return
-        time.sleep(0.1)
-    raise AssertionError("a sandboxed process tree's cgroup was left behind")

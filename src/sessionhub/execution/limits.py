@@ -17,10 +17,13 @@ cap, not a quota on the whole session directory (see README "Sandbox").
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import resource
 import signal
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,11 @@ from pathlib import Path
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids")
 GROUP_DIR = "sessionhub"
+# How long `discard` keeps trying: a killed tree leaves its cgroup only once the
+# kernel has torn every process down, which on a loaded 2-core CI machine took
+# more than the one second the first version waited (cgroups were left behind).
+DISCARD_PATIENCE = 10.0
+log = logging.getLogger(__name__)
 # joins each cgroup named before ``--`` (then the rlimits go before ``exec``)
 JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 
@@ -70,6 +78,29 @@ class Cgroup:
             with contextlib.suppress(FileNotFoundError, OSError):
                 directory.rmdir()
         return not any(d.exists() for d in self.directories)
+
+    def members(self) -> list[str]:
+        """The pids still in it (for the log when it will not go)."""
+        found: list[str] = []
+        for directory in self.directories:
+            with contextlib.suppress(OSError):
+                found += (directory / "cgroup.procs").read_text().split()
+        return found
+
+
+async def discard(cgroup: Cgroup, patience: float = DISCARD_PATIENCE) -> bool:
+    """Remove ``cgroup`` once what ran in it is gone, retrying with backoff for up
+    to ``patience`` seconds; a cgroup that will not go is logged with its pids
+    (the next server start's `Cgroups.sweep` removes it)."""
+    deadline, delay = time.monotonic() + patience, 0.01
+    while not cgroup.remove():
+        if time.monotonic() >= deadline:
+            log.warning("cgroup %s not removed: pids %s still in it",
+                        cgroup.directories[0].name, cgroup.members())  # fmt: skip
+            return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.25)
+    return True
 
 
 def kill_members(directory: Path) -> None:

@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from sessionhub.domain.errors import Unavailable
-from sessionhub.execution.limits import Cgroup, Cgroups, Limits, Restraints, rlimits_of
+from sessionhub.execution.limits import (
+    Cgroup,
+    Cgroups,
+    Limits,
+    Restraints,
+    discard,
+    rlimits_of,
+)
 
 __all__ = ["Completed", "Launch", "Limits", "NoSandbox", "Sandbox", "SandboxSpec"]
 
@@ -176,10 +183,7 @@ async def release(proc: asyncio.subprocess.Process, cgroup: Cgroup) -> None:
     try:
         await proc.wait()
     finally:
-        for _ in range(50):
-            if cgroup.remove():
-                break
-            await asyncio.sleep(0.02)
+        await discard(cgroup)
 
 
 def kill_group(pid: int) -> None:

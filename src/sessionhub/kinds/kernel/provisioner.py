@@ -36,7 +36,7 @@ from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
 from sessionhub.config import Settings
 from sessionhub.execution.factory import open_sandbox
-from sessionhub.execution.limits import Cgroup
+from sessionhub.execution.limits import Cgroup, discard
 from sessionhub.execution.sandbox import Sandbox, SandboxSpec
 
 PROVISIONER_NAME = "sessionhub-sandbox"
@@ -95,6 +95,7 @@ class SandboxedProvisioner(LocalProvisioner):
             self.kernel_dir = self.setup.new_kernel_dir()
             self._use_ipc(self.kernel_dir)
         try:
+            await self._release_cgroup()  # a restart's previous kernel has ended
             launch = await super().pre_launch(**kwargs)
             return self._sandboxed(launch, self.setup, self.kernel_dir)
         except BaseException:
@@ -123,7 +124,6 @@ class SandboxedProvisioner(LocalProvisioner):
             workdir=workdir, writable=(kernel_dir,), env=env,
             workdir_inside=setup.workdir_inside(workdir),
         )  # fmt: skip
-        self._release_cgroup()  # a restart's previous kernel has ended
         prepared = setup.sandbox.prepare(launch["cmd"], spec)
         self.cgroup = prepared.cgroup
         if setup.sandbox.isolated:
@@ -139,14 +139,14 @@ class SandboxedProvisioner(LocalProvisioner):
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
-        self._release_cgroup()
+        await self._release_cgroup()
         if not restart:
             self._remove_kernel_dir()
 
-    def _release_cgroup(self) -> None:
-        if self.cgroup is not None:
-            self.cgroup.remove()
-            self.cgroup = None
+    async def _release_cgroup(self) -> None:
+        cgroup, self.cgroup = self.cgroup, None
+        if cgroup is not None:
+            await discard(cgroup)
 
     def _remove_kernel_dir(self) -> None:
         if self.kernel_dir is not None:
