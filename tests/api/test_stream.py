@@ -18,11 +18,16 @@ import pytest
 from sessionhub.testing.fixtures import LiveServer, free_port
 
 
-def read_frames(response: httpx.Response, count: int) -> list[dict[str, Any]]:
-    """Parse SSE frames until `count` data frames arrived (comments are heartbeats)."""
+def read_frames(source: httpx.Response | Iterator[str], count: int) -> list[dict[str, Any]]:
+    """Parse SSE frames until `count` data frames arrived (comments are heartbeats).
+
+    A caller that keeps reading the stream afterwards passes the response's line
+    iterator and holds on to it: a line iterator dropped half-way is closed, and
+    closing it closes the response (the server then sees the client go)."""
+    lines = source.iter_lines() if isinstance(source, httpx.Response) else source
     frames: list[dict[str, Any]] = []
     frame: dict[str, Any] = {}
-    for line in response.iter_lines():
+    for line in lines:
         if line == "":
             if "data" in frame:
                 frames.append(frame)
@@ -71,7 +76,8 @@ def test_a_closed_stream_stops_following(live_server: LiveServer) -> None:
     sid = httpx.post(f"{url}/v1/sessions", json={}).json()["id"]
     append(url, sid, 1)
     with httpx.stream("GET", f"{url}/v1/sessions/{sid}/stream", timeout=20) as r:
-        assert [f["id"] for f in read_frames(r, 1)] == ["1"]
+        lines = r.iter_lines()  # held open until the `with` ends
+        assert [f["id"] for f in read_frames(lines, 1)] == ["1"]
         assert bus.watching(sid) == 1
     deadline = time.monotonic() + 10
     while bus.watching(sid) and time.monotonic() < deadline:
