@@ -154,7 +154,8 @@ async def open_hub(
     await nodes.open(node_url)
     await store.hold_owner_lock(runs.owner)
     settings.runtime_dir.mkdir(parents=True, exist_ok=True)
-    await drivers.open(ServiceHost(settings, service, machines, open_sandbox(settings)))
+    sandbox = open_sandbox(settings)
+    await drivers.open(ServiceHost(settings, service, machines, sandbox))
     await store.interrupt_orphaned_runs(owner=runs.owner)
     # only PostgreSQL tells a live process from a dead one (its advisory lock); SQLite
     # has one process, whose start-up already settled the runs of the one before it
@@ -168,6 +169,7 @@ async def open_hub(
             await reaper
         await runs.close()
         await drivers.close()
+        await sandbox.close()
         await nodes.close()
         shutil.rmtree(settings.runtime_dir, ignore_errors=True)
         unsubscribe()

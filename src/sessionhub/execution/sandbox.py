@@ -28,6 +28,7 @@ from typing import ClassVar
 
 from sessionhub.domain.errors import Unavailable
 from sessionhub.execution.limits import (
+    DISCARD_PATIENCE,
     Cgroup,
     Cgroups,
     Limits,
@@ -122,7 +123,8 @@ class Sandbox(abc.ABC):
 
     def __init__(self, limits: Limits = Limits(), cgroups: Cgroups | None = None) -> None:
         self.limits, self.cgroups = limits, cgroups
-        self.releases: set[asyncio.Task[None]] = set()
+        # each spawned tree's cgroup, removed by its task once the tree has ended
+        self.releases: dict[asyncio.Task[None], Cgroup] = {}
 
     @abc.abstractmethod
     def prepare(self, argv: Sequence[str], spec: SandboxSpec) -> Launch:
@@ -157,9 +159,18 @@ class Sandbox(abc.ABC):
             raise
         if launch.cgroup:
             task = asyncio.ensure_future(release(proc, launch.cgroup))
-            self.releases.add(task)
-            task.add_done_callback(self.releases.discard)
+            self.releases[task] = launch.cgroup
+            task.add_done_callback(self.releases.pop)
         return proc
+
+    async def close(self) -> None:
+        """At shutdown: every tree still running is killed and its cgroup removed (a
+        cancelled release task would otherwise leave the cgroup to the next start)."""
+        pending = dict(self.releases)
+        for cgroup in pending.values():
+            cgroup.remove()  # kills what is in it; its release task then finishes
+        if pending:
+            await asyncio.wait(pending, timeout=DISCARD_PATIENCE + 1)
 
     async def run(self, argv: Sequence[str], spec: SandboxSpec, *, timeout: float) -> Completed:
         """Run ``argv`` to its end (a tool call); past ``timeout`` its group is killed."""
