@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         default=1024, ge=1,
         description="Largest file a sandboxed process may write (RLIMIT_FSIZE).",
     )  # fmt: skip
+    session_quota_mb: int = Field(
+        default=2048, ge=0,
+        description="Disk quota of one session directory (a btrfs subvolume's qgroup, "
+        "where the files root is on btrfs with quotas on); 0 = none.",
+    )  # fmt: skip
     files_root: Path | None = Field(
         default=None,
         description="Where session directories live; default: data_dir/files. Share it "

@@ -59,14 +59,14 @@ async def _keys(settings: Settings) -> tuple[str, str]:
         await store.close()
 
 
-def upload_victim_secret(url: str, key: str, data_dir: Path) -> Path:
+def upload_victim_secret(url: str, key: str, files_dir: Path) -> Path:
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
         made = http.post("/v1/sessions", json={"kind": "generic"})
         assert made.status_code == 201, made.text
         sid = made.json()["id"]
         put = http.put(f"/v1/sessions/{sid}/files/secret.txt", content=SECRET.encode())
         assert put.status_code == 201, put.text
-    (found,) = data_dir.rglob("secret.txt")
+    (found,) = files_dir.rglob("secret.txt")
     return found
 
 
@@ -97,7 +97,7 @@ def tenants(
         assert settings.agent_api_key == MARKER
         key_a, key_b = asyncio.run(_keys(settings))
         with LiveServer(create_app(settings)) as server:
-            victim = upload_victim_secret(server.url, key_b, settings.data_dir)
+            victim = upload_victim_secret(server.url, key_b, settings.files_dir)
             port = int(server.url.rsplit(":", 1)[1])
             yield Tenants(Harness(server, key_a, mix_python, llm), settings, victim, port)
 

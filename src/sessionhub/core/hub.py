@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
-from sessionhub.config import Settings
+from sessionhub.config import MiB, Settings
 from sessionhub.core.bus import EventBus
 from sessionhub.core.host import ServiceHost
 from sessionhub.core.keys import KeyService
@@ -33,6 +33,7 @@ from sessionhub.domain.errors import AlreadyExists, Unavailable
 from sessionhub.domain.models import Principal
 from sessionhub.execution.factory import open_sandbox
 from sessionhub.files import SessionFiles
+from sessionhub.files.quota import open_quota
 from sessionhub.store import migrations
 from sessionhub.store.base import SessionStore
 from sessionhub.store.sql.store import open_store
@@ -146,7 +147,8 @@ async def open_hub(
     drivers = DriverRegistry.from_entry_points(list(extra_drivers))
     nodes = NodeService(store, settings, str(settings.node_id))
     runs = RunSupervisor(store, owner=nodes.id)
-    files = SessionFiles(settings.files_dir, max_file_bytes=settings.max_file_bytes)
+    quota = open_quota(settings.files_dir, settings.session_quota_mb * MiB)
+    files = SessionFiles(settings.files_dir, max_file_bytes=settings.max_file_bytes, quota=quota)
     service = SessionService(store=store, files=files, drivers=drivers, bus=bus, runs=runs)
     keys, machines = KeyService(store), MachineService(store)
     hub = Hub(settings=settings, service=service, keys=keys, machines=machines, nodes=nodes)

@@ -7,9 +7,10 @@ the checks on client paths are in ``_paths`` and the containment rule in ``_fs``
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import tarfile
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -21,6 +22,7 @@ from sessionhub.domain.errors import Invalid, TooLarge
 from sessionhub.domain.models import FileInfo
 from sessionhub.files import _fs
 from sessionhub.files._paths import check_id, check_relative_path
+from sessionhub.files.quota import NoQuota, quota_error
 
 _FLUSH_BYTES = 256 * 1024
 
@@ -28,9 +30,10 @@ _FLUSH_BYTES = 256 * 1024
 class SessionFiles:
     """The files of every session, one directory each, under ``root``."""
 
-    def __init__(self, root: Path, *, max_file_bytes: int) -> None:
+    def __init__(self, root: Path, *, max_file_bytes: int, quota: NoQuota | None = None) -> None:
         self._root = root
         self._max_file_bytes = max_file_bytes
+        self.quota = quota or NoQuota()
 
     def directory(self, workspace_id: str, session_id: str) -> Path:
         return (
@@ -39,10 +42,10 @@ class SessionFiles:
 
     async def create(self, workspace_id: str, session_id: str) -> None:
         directory = self.directory(workspace_id, session_id)
-        await to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
+        await to_thread.run_sync(self.quota.make, directory)
 
     async def remove(self, workspace_id: str, session_id: str) -> None:
-        await to_thread.run_sync(_fs.remove_tree, self.directory(workspace_id, session_id))
+        await to_thread.run_sync(self.quota.remove, self.directory(workspace_id, session_id))
 
     async def copy(self, workspace_id: str, source_id: str, target_id: str) -> None:
         """Give a fork its parent's files; symlinks are copied as links, never followed."""
@@ -50,7 +53,20 @@ class SessionFiles:
             raise Invalid("cannot copy a session's files onto itself")
         source = self.directory(workspace_id, source_id)
         target = self.directory(workspace_id, target_id)
-        await to_thread.run_sync(_fs.copy_tree, source, target)
+        with self._quota_errors():
+            await to_thread.run_sync(self.quota.make, target)
+            await to_thread.run_sync(_fs.copy_tree, source, target)
+
+    @contextlib.contextmanager
+    def _quota_errors(self) -> Iterator[None]:
+        """A write the quota (or a full disk) stopped is the client's 413, not a 500."""
+        try:
+            yield
+        except OSError as exc:
+            error = quota_error(exc, self.quota.limit_bytes)
+            if error is None:
+                raise
+            raise error from None
 
     async def list(self, workspace_id: str, session_id: str) -> builtins.list[FileInfo]:
         directory = self.directory(workspace_id, session_id)
@@ -71,8 +87,9 @@ class SessionFiles:
         target = await to_thread.run_sync(_fs.prepare_write, directory, parts)
         handle, temp = await to_thread.run_sync(_fs.open_temp, target.parent)
         try:
-            await self._stream(handle, chunks)
-            await to_thread.run_sync(_fs.commit, handle, temp, target)
+            with self._quota_errors():
+                await self._stream(handle, chunks)
+                await to_thread.run_sync(_fs.commit, handle, temp, target)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await to_thread.run_sync(_fs.discard, handle, temp)
@@ -135,12 +152,13 @@ class SessionFiles:
         files: Iterable[tuple[str, bytes, datetime | None]],
     ) -> None:
         directory = self.directory(workspace_id, session_id)
-        await to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
+        await to_thread.run_sync(self.quota.make, directory)
         for path, data, modified_at in files:
             parts = check_relative_path(path)
             self._check_size(len(data))
             mtime_ns = None if modified_at is None else _fs.to_ns(modified_at)
-            await to_thread.run_sync(_fs.write_whole, directory, parts, data, mtime_ns)
+            with self._quota_errors():
+                await to_thread.run_sync(_fs.write_whole, directory, parts, data, mtime_ns)
 
     def add_to_tar(
         self, tar: tarfile.TarFile, workspace_id: str, session_id: str, arcprefix: str = "files/"
