@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sessionhub.config import Settings
+from sessionhub.core.nodes import NodeService
 from sessionhub.core.ports import Host, MachineProfiles
 from sessionhub.core.service import SessionService
 from sessionhub.domain.models import Event, EventCreate, Page, Session, SessionCreate
@@ -20,9 +21,10 @@ class ServiceHost(Host):
         service: SessionService,
         machines: MachineProfiles,
         sandbox: Sandbox,
+        nodes: NodeService | None = None,
     ) -> None:
         self.settings, self._service, self.machines = settings, service, machines
-        self.sandbox = sandbox
+        self.sandbox, self._nodes = sandbox, nodes
 
     async def get(self, session: Session) -> Session:
         return await self._service.get(session.workspace_id, session.id)
@@ -58,3 +60,7 @@ class ServiceHost(Host):
 
     async def running_sessions(self, kind: str) -> list[Session]:
         return await self._service.running_sessions(kind)
+
+    async def release_lease(self, resource: str) -> None:
+        if self._nodes is not None:
+            await self._nodes.release(resource)

@@ -157,7 +157,7 @@ async def open_hub(
     await store.hold_owner_lock(runs.owner)
     settings.runtime_dir.mkdir(parents=True, exist_ok=True)
     sandbox = open_sandbox(settings)
-    await drivers.open(ServiceHost(settings, service, machines, sandbox))
+    await drivers.open(ServiceHost(settings, service, machines, sandbox, nodes))
     await store.interrupt_orphaned_runs(owner=runs.owner)
     # only PostgreSQL tells a live process from a dead one (its advisory lock); SQLite
     # has one process, whose start-up already settled the runs of the one before it

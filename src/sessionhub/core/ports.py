@@ -91,6 +91,11 @@ class Host(abc.ABC):
     async def running_sessions(self, kind: str) -> list[Session]:
         """Sessions of ``kind`` marked running, in every workspace (reaping at start)."""
 
+    @abc.abstractmethod
+    async def release_lease(self, resource: str) -> None:
+        """Hand back this node's lease on a host-bound resource that has stopped here
+        (a culled kernel), so the next request may start it on any node."""
+
 
 class MachineProfiles(abc.ABC):
     """Registered machines (compute profiles), as the ``machine`` kind needs them."""

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from sessionhub.core.nodes import kernel_resource
 from sessionhub.kinds.kernel.state import POOL_OWNER, KernelProcesses
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,10 @@ class IdleCuller:
         culled = self.idle(datetime.now(UTC))
         for kernel_id in culled:
             log.info("kernel %s: culled after %.1f s idle", kernel_id, self.timeout)
+            workspace_id = self.driver.state(kernel_id).owner
             await self.driver.shutdown(kernel_id)
+            if workspace_id:  # its lease goes too: the next request may start it anywhere
+                await self.driver.host.release_lease(kernel_resource(workspace_id, kernel_id))
         return culled
 
     async def run(self, interval: float) -> None:

@@ -17,6 +17,7 @@ import orjson
 import zmq.asyncio
 from jupyter_client.session import Session as ZmqSession
 
+from sessionhub.core.ports import Host
 from sessionhub.domain.errors import Invalid
 from sessionhub.domain.models import EventCreate, Role, without_nul
 
@@ -100,6 +101,9 @@ class KernelProcesses(Protocol):
     """The kernel processes of this server, as the pool and the culler use them."""
 
     kernels: dict[str, KernelState]
+
+    @property
+    def host(self) -> Host: ...
 
     def default_name(self) -> str: ...
 
