@@ -33,7 +33,8 @@ from sessionhub.testing import sdkenv
 from sessionhub.testing.fixtures import free_port
 from tests.api.dialects.jupyter.test_clients import JLAB
 from tests.api.dialects.mix.fake_llm import FakeLLM
-from tests.kinds.machine.support import TINY
+from tests.api.test_stream import wait_healthy
+from tests.kinds.machine.support import TINY, gone
 
 HEARTBEAT, TAKEOVER = 0.5, 3.0
 
@@ -68,7 +69,7 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
             subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}", tmp_path / name
         )
         started.append(server)
-        wait_ready(server.url)
+        wait_healthy(server.url)
         return server
 
     try:
@@ -83,18 +84,6 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
             except subprocess.TimeoutExpired:
                 server.proc.kill()
                 server.proc.wait(timeout=10)
-
-
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become ready")
 
 
 def open_notebook(url: str, path: str) -> tuple[str, str]:
@@ -292,14 +281,6 @@ async def node_urls(url: str) -> set[str]:
         return {row["url"] for row in await conn.fetch("SELECT url FROM nodes")}
     finally:
         await conn.close()
-
-
-def gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def register_host_machine(database_url: str) -> None:

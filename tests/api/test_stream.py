@@ -107,8 +107,9 @@ def two_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
             proc.wait(timeout=20)
 
 
-def wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 30
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    """Poll ``/readyz`` until the server at ``url`` answers ready."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/readyz").status_code == 200:
