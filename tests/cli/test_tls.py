@@ -47,16 +47,10 @@ def start(
     port = free_port()
     command = [sys.executable, "-m", "sessionhub", "serve", "--no-auth", "--port", str(port)]
     log = cwd / "server.log"
+    argv = [*command, "--data-dir", str(cwd / "data"), *flags]
     with log.open("wb") as out:
-        procs.append(
-            subprocess.Popen(
-                [*command, "--data-dir", str(cwd / "data"), *flags],
-                cwd=cwd,
-                env=environment(**env),
-                stdout=out,
-                stderr=out,
-            )  # fmt: skip
-        )
+        proc = subprocess.Popen(argv, cwd=cwd, env=environment(**env), stdout=out, stderr=out)
+    procs.append(proc)
     context = ssl.create_default_context()
     ca.configure_trust(context)
     url = f"https://127.0.0.1:{port}"
