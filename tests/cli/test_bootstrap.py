@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+LAST_STDERR: list[str] = []
 
 FAKE_PYTHON = """#!/bin/sh
 if [ "$1" = "-c" ]; then echo "${FAKE_PY_VERSION:-3.11.0}"; exit 0; fi
@@ -38,17 +39,20 @@ def bootstrap(checkout: Path, *args: str, **env: str) -> list[str]:
     """Run the script; answer the ``pip install -e`` specs it ran this time."""
     log = checkout / ".venv" / "pip.log"
     log.unlink(missing_ok=True)
-    subprocess.run(
+    done = subprocess.run(
         [str(checkout / "scripts" / "bootstrap"), *args],
-        check=True, env={**os.environ, **env}, capture_output=True,
+        check=True, env={**os.environ, **env}, capture_output=True, text=True,
     )  # fmt: skip
+    LAST_STDERR.append(done.stderr)
     calls = log.read_text().splitlines() if log.exists() else []
     return [call.split()[-1] for call in calls if " -e " in call]
 
 
 def test_the_first_run_installs_and_the_second_skips(checkout: Path) -> None:
     assert bootstrap(checkout, "[server]") == [".[server]"]
+    assert "source .venv/bin/activate" in LAST_STDERR[-1]  # how to reach the command
     assert bootstrap(checkout, "[server]") == []
+    assert LAST_STDERR[-1] == ""
 
 
 def test_an_extra_already_installed_is_not_installed_again(checkout: Path) -> None:
