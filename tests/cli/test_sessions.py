@@ -235,6 +235,7 @@ def test_export_json_and_tar(cli: Harness, recorder: Recorder, tmp_path: Path) -
     assert "exported s-1" in result.stderr and ": 2 events," in result.stderr
     recorder.reply(one, httpx.Response(200, content=tarball))
     result = cli.run("export", "s-1", "-o", str(tmp_path / "s.tar.gz"), "--tar")
+    assert "the session had 2 events when the export began" in result.stderr
     assert (tmp_path / "s.tar.gz").read_bytes() == tarball
     assert recorder.last.url.path == "/v1/sessions/s-1/export.tar.gz"
 

@@ -3,13 +3,15 @@ event ids in ``tail``, ``tail -f`` failing loudly, export/import progress that t
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import httpx
 import pytest
+from rich.console import Console
 
-from sessionhub.cli.progress import EventCounter
+from sessionhub.cli.progress import EventCounter, export_progress, import_progress
 from tests.cli.test_sessions import Harness
 from tests.client.conftest import Recorder, event_json, problem, session_json
 
@@ -118,3 +120,31 @@ def test_event_counter_gives_up_quietly_on_garbage() -> None:
     assert counter.broken
     counter.feed(b"more")
     assert counter.count == 1
+
+
+def terminal() -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(file=buffer, force_terminal=True, width=200, color_system=None), buffer
+
+
+def test_export_bar_shows_bytes_and_events_against_their_totals() -> None:
+    console, buffer = terminal()
+    counter = EventCounter()
+    with export_progress(console, "export s-1", 2, counter) as update:
+        counter.feed(b'{"events": [{"a": 1},')
+        update(21, None)
+        update(21, 40)
+    text = buffer.getvalue()
+    assert "0/2 events" in text and "(waiting for the server)" in text
+    assert "1/2 events" in text
+    assert "21 bytes" in text or "21/40 bytes" in text
+
+
+def test_import_bar_says_when_the_server_is_working() -> None:
+    console, buffer = terminal()
+    with import_progress(console, "import s.json") as update:
+        update(10, 100)
+        update(100, 100)
+    text = buffer.getvalue()
+    assert "import s.json: uploading" in text
+    assert "the server is importing (it reports no progress until it answers)" in text

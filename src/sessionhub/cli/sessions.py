@@ -396,20 +396,23 @@ def export(
 ) -> None:
     """Export a session (events, metadata and optionally files) to a file."""
     _check_output(output)
-    counter = None if tar else EventCounter()
+    counter = EventCounter()
     with _connect(ctx, url, api_key) as client:
         events = client.get_session(session_id).totals.events
         with (
-            export_progress(err, f"export {session_id}", events, counter) as progress,
+            export_progress(err, f"export {session_id}", events, None if tar else counter) as bar,
             _atomic_output(output) as file,
         ):
             if tar:
-                size = client.download_export_tar(session_id, file, progress=progress)
+                size = client.download_export_tar(session_id, file, progress=bar)
             else:
-                sink = cast(IO[bytes], CountingFile(file, counter or EventCounter()))
-                size = client.export_session_to(session_id, sink, files=files, progress=progress)
-    count = counter.count if counter is not None and not counter.broken else events
-    err.print(f"exported {session_id} to {output}: {count} events, {size} bytes")
+                sink = cast(IO[bytes], CountingFile(file, counter))
+                size = client.export_session_to(session_id, sink, files=files, progress=bar)
+    if tar or counter.broken:  # events not counted in the bytes: say where the number is from
+        said = f"{size} bytes (the session had {events} events when the export began)"
+    else:
+        said = f"{counter.count} events, {size} bytes"
+    err.print(f"exported {session_id} to {output}: {said}")
 
 
 @app.command("import")
