@@ -1,4 +1,5 @@
-"""Project-wide test setup; the fixtures come from the sessionhub pytest plugin."""
+"""Project-wide test setup; the fixtures come from the sessionhub pytest plugin, loaded here
+(it is opt-in: the package registers no ``pytest11`` entry point)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
+pytest_plugins = ["sessionhub.testing.plugin"]
 
 
 @pytest.fixture(autouse=True)

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     root_dialect: str | None = Field(
         default=None, description="Also mount this dialect at / (for clients that cannot prefix)."
     )
+    ssl_certfile: Path | None = Field(
+        default=None, description="TLS certificate (PEM; may hold the key too): serve HTTPS."
+    )
+    ssl_keyfile: Path | None = Field(default=None, description="TLS private key (PEM).")
     agent_base_url: str | None = Field(
         default=None, description="OpenAI-compatible chat-completions base URL for agents."
     )

@@ -25,6 +25,7 @@ import gc
 import os
 import shutil
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -48,6 +49,33 @@ def uvicorn_options() -> dict[str, Any]:
         "http": OneWriteHttpProtocol, "log_config": None, "access_log": False,
         "timeout_graceful_shutdown": 10,
     }  # fmt: skip
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's TLS arguments when a certificate is configured (else none: plain HTTP)."""
+    if settings.ssl_certfile is None:
+        return {}
+    options: dict[str, Any] = {"ssl_certfile": str(settings.ssl_certfile)}
+    if settings.ssl_keyfile is not None:
+        options["ssl_keyfile"] = str(settings.ssl_keyfile)
+    return options
+
+
+def check_tls(settings: Settings) -> None:
+    """The certificate and key load, so a mistake is one line before anything starts."""
+    if settings.ssl_certfile is None:
+        if settings.ssl_keyfile is not None:
+            raise Invalid("--ssl-keyfile (SESSIONHUB_SSL_KEYFILE) needs --ssl-certfile too")
+        return
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise Invalid(
+            f"--ssl-certfile {settings.ssl_certfile} / --ssl-keyfile {settings.ssl_keyfile}: "
+            f"cannot load the certificate and key ({reason}); give PEM files this user can read"
+        ) from None
 
 
 def tune_gc() -> None:
@@ -158,6 +186,7 @@ def serve(settings: Settings) -> None:
     unreachable database before an admin key is minted.
     """
     check_workers(settings)
+    check_tls(settings)
     app = create_app(settings)
     check_data_dir(settings.data_dir)
     with bind_socket(settings.host, settings.port) as sock, ExitStack() as held:
@@ -166,7 +195,8 @@ def serve(settings: Settings) -> None:
         asyncio.run(prepare(settings))
         port = sock.getsockname()[1]
         print(
-            f"sessionhub listening on http://{settings.host}:{port} "
+            f"sessionhub listening on {'https' if settings.ssl_certfile else 'http'}"
+            f"://{settings.host}:{port} "
             f"(database {redact_url(settings.resolved_database_url)}, {settings.workers} process"
             f"{'es' if settings.workers > 1 else ''})",
             flush=True,
@@ -180,7 +210,9 @@ def serve(settings: Settings) -> None:
 def run_one(app: FastAPI, settings: Settings, sock: socket.socket) -> None:
     logs.configure(settings.log_level, settings.log_format)
     tune_gc()
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, **uvicorn_options())
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, **uvicorn_options(), **tls_options(settings)
+    )
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     if not server.started:
@@ -220,7 +252,7 @@ def run_workers(settings: Settings, sock: socket.socket) -> None:
     sock.set_inheritable(True)  # the workers serve the parent's socket
     config = uvicorn.Config(
         "sessionhub.serving:app_from_environment", factory=True, workers=settings.workers,
-        host=settings.host, port=settings.port, **uvicorn_options(),
+        host=settings.host, port=settings.port, **uvicorn_options(), **tls_options(settings),
     )  # fmt: skip
     try:
         Multiprocess(config, sockets=[sock]).run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,12 @@ def test_db_upgrade_then_keys_lifecycle(database_url: str, tmp_path: Path) -> No
     assert secret.startswith("shk_")
     listing = run("keys", "list", *where)
     assert "ci" in listing and secret not in listing
-    key_id = next(line.split("│")[1].strip() for line in listing.splitlines() if " ci " in line)
+    key_id = next(line.split()[0] for line in listing.splitlines() if " ci " in line)
+    keys = json.loads(run("keys", "list", "--output", "json", *where))
+    assert [k["id"] for k in keys if k["name"] == "ci"] == [key_id]
+    narrow = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["keys", "list", *where])
+    assert narrow.exit_code == 0, narrow.output
+    assert key_id in narrow.output.split()  # whole, even at 80 columns
     assert "revoked" in run("keys", "revoke", key_id, *where)
     again = runner.invoke(app, ["keys", "revoke", key_id, *where])
     assert again.exit_code == 1 and "not found" in again.output

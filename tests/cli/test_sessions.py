@@ -220,15 +220,22 @@ def test_rewind_needs_to(cli: Harness) -> None:
 
 
 def test_export_json_and_tar(cli: Harness, recorder: Recorder, tmp_path: Path) -> None:
-    document = {"format": "sessionhub.export/1", "session": session_json(), "events": []}
+    document = {
+        "format": "sessionhub.export/1",
+        "session": session_json(),
+        "events": [event_json(1), event_json(2, payload={"events": [{"x": 1}]})],
+    }
     tarball = gzip.compress(b"tar")
-    recorder.reply(httpx.Response(200, json=document), httpx.Response(200, content=tarball))
+    one = httpx.Response(200, json=session_json(totals={"events": 2}))
+    recorder.reply(one, httpx.Response(200, json=document))
     result = cli.run("export", "s-1", "-o", str(tmp_path / "s.json"), "--files", "inline")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "s.json").read_bytes()) == document
-    assert recorder.requests[0].url.params["files"] == "inline"
-    assert "exported s-1" in result.stderr
+    assert recorder.requests[1].url.params["files"] == "inline"
+    assert "exported s-1" in result.stderr and ": 2 events," in result.stderr
+    recorder.reply(one, httpx.Response(200, content=tarball))
     result = cli.run("export", "s-1", "-o", str(tmp_path / "s.tar.gz"), "--tar")
+    assert "the session had 2 events when the export began" in result.stderr
     assert (tmp_path / "s.tar.gz").read_bytes() == tarball
     assert recorder.last.url.path == "/v1/sessions/s-1/export.tar.gz"
 
@@ -266,8 +273,9 @@ def test_tail(cli: Harness, recorder: Recorder) -> None:
     lines = result.stdout.splitlines()
     assert len(lines) == 2
     assert lines[0].split()[0] == "9" and '{"text":"hello 9"}' in lines[0]
-    assert lines[0].split()[3:5] == ["message", "user"]
-    assert lines[1].split()[3:5] == ["message", "-"]  # no role
+    assert lines[0].split()[1] == event_json(9)["id"]  # whole, for fork --at / rewind --to
+    assert lines[0].split()[4:6] == ["message", "user"]
+    assert lines[1].split()[4:6] == ["message", "-"]  # no role
     assert recorder.last.url.params["limit"] == "2"
 
 
@@ -279,13 +287,16 @@ def test_tail_follow_streams_after_the_tail(cli: Harness, recorder: Recorder) ->
     recorder.reply(
         httpx.Response(200, json={"items": [event_json(10)]}),
         httpx.Response(200, content=stream.encode()),
+        httpx.Response(200, json=session_json()),
     )
     result = cli.run("tail", "s-1", "--follow", "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the stream ending is not a success
+    assert "the server ended the stream" in result.stderr and "after seq 12" in result.stderr
     seqs = [json.loads(line)["seq"] for line in result.stdout.splitlines()]
     assert seqs == [10, 11, 12]
-    assert recorder.last.url.path == "/v1/sessions/s-1/stream"
-    assert recorder.last.url.params["since"] == "10"
+    stream_request = recorder.requests[1]
+    assert stream_request.url.path == "/v1/sessions/s-1/stream"
+    assert stream_request.url.params["since"] == "10"
 
 
 def test_mounted_under_the_root_cli(cli: Harness, recorder: Recorder) -> None:

@@ -107,7 +107,9 @@ def test_missing_database(tmp_path: Path) -> None:
     name = f"sessionhub_missing_{uuid.uuid4().hex[:8]}"
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     result = run_cli(*serve(tmp_path / "data", "--database-url", url), cwd=tmp_path)
-    assert_one_line(result, 1, f'database "{name}" does not exist', f"createdb {name}")
+    line = assert_one_line(result, 1, f'database "{name}" does not exist')
+    host = PG_ADMIN_URL.split("@", 1)[1].split(":", 1)[0].split("/", 1)[0]
+    assert f"createdb -h {host} -U postgres {name}" in line
     assert not (tmp_path / "data").exists()
 
 

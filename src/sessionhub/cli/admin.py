@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,6 +15,7 @@ from rich.table import Table
 from sessionhub.cli.errors import REFUSED, fail, load_settings, reported
 from sessionhub.config import Settings, redact_url
 from sessionhub.core.hub import Admin, open_admin, upgrade_database
+from sessionhub.domain.models import ApiKey
 
 T = TypeVar("T")
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -91,20 +93,44 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """List every key of every workspace (never the secrets)."""
+def keys_list(
+    output: Annotated[
+        Literal["table", "json"],
+        typer.Option("--output", "-o", help="table, or json (one array, every field)."),
+    ] = "table",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List every key of every workspace (never the secrets); ids are printed whole."""
 
-    async def work(hub: Admin) -> Table:
-        table = Table("id", "name", "prefix", "workspace", "admin", "created", "revoked")
-        for key in await hub.keys.list(None):
-            table.add_row(
-                key.id, key.name, key.prefix + "…", key.workspace_id, "yes" if key.admin else "",
-                key.created_at.isoformat(timespec="seconds"),
-                key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
-            )  # fmt: skip
-        return table
+    async def work(hub: Admin) -> list[ApiKey]:
+        return await hub.keys.list(None)
 
-    console.print(_with_admin(_settings(data_dir, database_url), work))
+    keys = _with_admin(_settings(data_dir, database_url), work)
+    if output == "json":
+        typer.echo(json.dumps([key.model_dump(mode="json") for key in keys], indent=2))
+    else:
+        # In a pipe nothing folds (a script reads whole lines); on a terminal only
+        # the columns after the id fold to fit.
+        target = console if console.is_terminal else Console(width=10_000)
+        target.print(_keys_table(keys), crop=False)
+
+
+def _keys_table(keys: list[ApiKey]) -> Table:
+    """Ids never shrink (``keys revoke`` takes them): they keep their whole width and the
+    other columns fold, whatever the terminal's width (80 columns in a pipe)."""
+    table = Table(box=None, header_style="bold")
+    width = max((len(key.id) for key in keys), default=2)
+    table.add_column("ID", no_wrap=True, min_width=width)
+    for name in ("NAME", "PREFIX", "WORKSPACE", "ADMIN", "CREATED", "REVOKED"):
+        table.add_column(name, overflow="fold")
+    for key in keys:
+        table.add_row(
+            key.id, key.name, key.prefix + "…", key.workspace_id, "yes" if key.admin else "",
+            key.created_at.isoformat(timespec="seconds"),
+            key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+        )  # fmt: skip
+    return table
 
 
 @keys_app.command("revoke")

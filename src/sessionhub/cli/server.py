@@ -55,6 +55,14 @@ def serve(
             envvar="SESSIONHUB_KERNEL_POOL_KERNELSPECS",
         ),
     ] = None,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option(help="TLS certificate (PEM): serve HTTPS.", envvar="SESSIONHUB_SSL_CERTFILE"),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None,
+        typer.Option(help="TLS private key (PEM).", envvar="SESSIONHUB_SSL_KEYFILE"),
+    ] = None,
     agent_base_url: Annotated[
         str | None,
         typer.Option(
@@ -78,6 +86,7 @@ def serve(
         workers=workers, kernel_pool_size=kernel_pool_size,
         kernel_pool_kernelspecs=kernel_pool_kernelspecs, agent_base_url=agent_base_url,
         agent_model=agent_model, agent_api_key=agent_api_key,
+        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
     )  # fmt: skip
     with reported():
         serving.serve(settings)

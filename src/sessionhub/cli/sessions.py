@@ -14,25 +14,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal, cast
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
-from sessionhub.cli.errors import USAGE, fail
-from sessionhub.client import DEFAULT_BASE_URL, Client, ProgressCallback, SessionFilters
-from sessionhub.domain.errors import SessionHubError
+from sessionhub.cli.errors import REFUSED, USAGE, fail
+from sessionhub.cli.progress import CountingFile, EventCounter, export_progress, import_progress
+from sessionhub.client import DEFAULT_BASE_URL, Client, SessionFilters, TransportError
+from sessionhub.domain.errors import NotFound, SessionHubError
 from sessionhub.domain.models import Event, Page, Session, SessionStatus
 
 ClientFactory = Callable[[str, str | None], Client]
@@ -81,13 +74,33 @@ def main(
     ctx.obj = _Target(url=url, api_key=api_key, client_factory=options.client_factory)
 
 
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url", help="Server base URL (SESSIONHUB_URL; also accepted before the command)."
+    ),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key", help="API key (SESSIONHUB_API_KEY; also accepted before the command)."
+    ),
+]
+
+
 @contextmanager
-def _connect(ctx: typer.Context) -> Iterator[Client]:
-    """A client for the command; an API error ends the command with its detail, exit 1."""
+def _connect(
+    ctx: typer.Context, url: str | None = None, api_key: str | None = None
+) -> Iterator[Client]:
+    """A client for the command; an API error ends the command with its detail, exit 1.
+
+    ``--url``/``--api-key`` given after the command win over those given before it
+    (``sessionhub sessions --url … ls``), which win over the environment.
+    """
     target = ctx.find_object(_Target)
     assert target is not None, "the sessions callback sets the target"
     try:
-        with target.client_factory(target.url, target.api_key) as client:
+        with target.client_factory(url or target.url, api_key or target.api_key) as client:
             yield client
     except SessionHubError as exc:
         err.print(Text.assemble(("error: ", "bold red"), f"{exc.title}: {exc.detail}"))
@@ -160,17 +173,21 @@ def _session_panel(s: Session) -> Table:
     return layout
 
 
-def _event_line(event: Event, width: int) -> Text:
+def _event_line(event: Event, width: int | None) -> Text:
+    """``seq id time type role payload``: the id whole (``fork --at``, ``rewind --to``
+    take it); on a terminal the payload is cut at its width, in a pipe never."""
     payload = json.dumps(event.payload, ensure_ascii=False, separators=(",", ":"))
     role = event.role.value if event.role else "-"
     line = Text.assemble(
         (f"{event.seq:>6} ", "cyan"),
+        (f"{event.id} ", "green"),
         (f"{_when(event.created_at)} ", "dim"),
         (f"{event.type:<14} ", "bold"),
         f"{role:<10} ",
         payload,
     )
-    line.truncate(max(width, 40), overflow="ellipsis")
+    if width is not None:
+        line.truncate(max(width, len(event.id) + 40), overflow="ellipsis")
     return line
 
 
@@ -178,31 +195,8 @@ def _print_event(event: Event, as_json: bool) -> None:
     if as_json:
         typer.echo(event.model_dump_json())
     else:
-        out.print(_event_line(event, out.width), soft_wrap=True)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-
-
-@contextmanager
-def _progress_callback(description: str) -> Iterator[ProgressCallback]:
-    with _progress() as progress:
-        task = progress.add_task(description, total=None)
-
-        def update(done: int, total: int | None) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield update
+        width = out.width if out.is_terminal else None
+        out.print(_event_line(event, width), soft_wrap=True, crop=False)
 
 
 def _parse_metadata(pairs: list[str]) -> dict[str, str]:
@@ -229,6 +223,8 @@ def list_sessions(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Page size.")] = 50,
     cursor: Annotated[str | None, typer.Option(help="Start at this page cursor.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """List sessions, newest first."""
     filters = SessionFilters(limit=limit)
@@ -240,7 +236,7 @@ def list_sessions(
         filters["name"] = name
     if parent is not None:
         filters["parent_id"] = parent
-    with _connect(ctx) as client:
+    with _connect(ctx, url, api_key) as client:
         if all_pages:
             page = Page[Session](items=list(client.iter_sessions(**filters)))
         else:
@@ -258,9 +254,11 @@ def show(
     ctx: typer.Context,
     session_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Show one session with its totals."""
-    with _connect(ctx) as client:
+    with _connect(ctx, url, api_key) as client:
         session = client.get_session(session_id)
     if as_json:
         typer.echo(session.model_dump_json(indent=2))
@@ -279,10 +277,12 @@ def create(
         list[str] | None, typer.Option("--metadata", "-m", help="KEY=VALUE; repeatable.")
     ] = None,
     ttl: Annotated[int | None, typer.Option(min=1, help="Expire after SECONDS.")] = None,
+    url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Create a session and print its id."""
     meta = _parse_metadata(metadata or [])
-    with _connect(ctx) as client:
+    with _connect(ctx, url, api_key) as client:
         session = client.create_session(
             kind=kind, name=name, title=title, parent_id=parent, metadata=meta, ttl_seconds=ttl
         )
@@ -294,13 +294,15 @@ def remove(
     ctx: typer.Context,
     session_id: Annotated[str, typer.Argument(metavar="ID")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Delete a session with its child sessions, events and files."""
     if not yes:
         typer.confirm(
             f"Delete session {session_id} with its children, events and files?", abort=True
         )
-    with _connect(ctx) as client:
+    with _connect(ctx, url, api_key) as client:
         client.delete_session(session_id)
     err.print(f"deleted {session_id}")
 
@@ -315,9 +317,11 @@ def fork(
         typer.Option("--message", min=0, help="Fork after this message (its number, from 0)."),
     ] = None,
     title: Annotated[str | None, typer.Option(help="Title of the fork.")] = None,
+    url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Fork a session (at an event, after a message, or at its end) and print the new id."""
-    with _connect(ctx) as client:
+    with _connect(ctx, url, api_key) as client:
         session = client.fork_session(
             session_id, at_event_id=at, message_index=message, title=title
         )
@@ -336,11 +340,13 @@ def rewind(
     cleanup_files: Annotated[
         bool, typer.Option("--cleanup-files", help="Also remove files written later.")
     ] = False,
+    url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Delete the events after an event (--to) or after a message (--message)."""
     if (to is None) == (message is None):
         raise typer.BadParameter("give one of --to and --message")
-    with _connect(ctx) as client:
+    with _connect(ctx, url, api_key) as client:
         result = client.rewind_session(
             session_id, to_event_id=to, message_index=message, cleanup_files=cleanup_files
         )
@@ -385,19 +391,28 @@ def export(
     tar: Annotated[
         bool, typer.Option("--tar", help="Write a .tar.gz (always includes files).")
     ] = False,
+    url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Export a session (events, metadata and optionally files) to a file."""
     _check_output(output)
-    with (
-        _connect(ctx) as client,
-        _progress_callback(f"export {session_id}") as progress,
-        _atomic_output(output) as file,
-    ):
-        if tar:
-            size = client.download_export_tar(session_id, file, progress=progress)
-        else:
-            size = client.export_session_to(session_id, file, files=files, progress=progress)
-    err.print(f"exported {session_id} to {output} ({size} bytes)")
+    counter = EventCounter()
+    with _connect(ctx, url, api_key) as client:
+        events = client.get_session(session_id).totals.events
+        with (
+            export_progress(err, f"export {session_id}", events, None if tar else counter) as bar,
+            _atomic_output(output) as file,
+        ):
+            if tar:
+                size = client.download_export_tar(session_id, file, progress=bar)
+            else:
+                sink = cast(IO[bytes], CountingFile(file, counter))
+                size = client.export_session_to(session_id, sink, files=files, progress=bar)
+    if tar or counter.broken:  # events not counted in the bytes: say where the number is from
+        said = f"{size} bytes (the session had {events} events when the export began)"
+    else:
+        said = f"{counter.count} events, {size} bytes"
+    err.print(f"exported {session_id} to {output}: {said}")
 
 
 @app.command("import")
@@ -409,10 +424,16 @@ def import_(
     keep_ids: Annotated[
         bool, typer.Option("--keep-ids", help="Keep the session and event ids.")
     ] = False,
+    url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Import an export file and print the new session's id."""
-    with _connect(ctx) as client, _progress_callback(f"import {file.name}") as progress:
+    with (
+        _connect(ctx, url, api_key) as client,
+        import_progress(err, f"import {file.name}") as progress,
+    ):
         session = client.import_session(file, keep_ids=keep_ids, progress=progress)
+    err.print(f"imported {file.name}: {session.totals.events} events")
     typer.echo(session.id)
 
 
@@ -423,9 +444,11 @@ def tail(
     lines: Annotated[int, typer.Option("-n", "--lines", min=1, max=1000)] = 20,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream new events.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
+    url: Url = None,
+    api_key: ApiKey = None,
 ) -> None:
     """Print the last events of a session; with --follow, keep printing new ones."""
-    with _connect(ctx) as client:
+    with _connect(ctx, url, api_key) as client:
         events = client.tail_events(session_id, limit=lines)
         for event in events:
             _print_event(event, as_json)
@@ -436,5 +459,19 @@ def tail(
             with client.stream(session_id, since=since) as stream:
                 for event in stream:
                     _print_event(event, as_json)
+                    since = event.seq
         except KeyboardInterrupt:
             return
+        _stream_ended(client, session_id, since)
+
+
+def _stream_ended(client: Client, session_id: str, since: int) -> None:
+    """The server closed a followed stream: say why as far as it can be told, exit 1."""
+    resume = f"`tail -f` again resumes after seq {since}"
+    try:
+        client.get_session(session_id)
+    except NotFound:
+        fail(f"session {session_id} is gone (deleted); the stream ended")
+    except TransportError:
+        fail(f"the server went away (the stream ended, and it no longer answers); {resume}")
+    fail(f"the server ended the stream (it stopped or restarted); {resume}", REFUSED)

@@ -13,9 +13,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openai import APIError, AsyncOpenAI
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 from sessionhub.config import Settings
 from sessionhub.core.ports import Host
@@ -124,6 +125,8 @@ class Agent:
             await self.emit("error", {"type": "configuration_error", "error": problem})
             return ""
         reply: Reply | None = None
+        from openai import APIError  # late: ~0.6 s of import the server's start skips
+
         try:
             self.plan_mode = options.plan_mode
             async with self.client() as client:
@@ -148,6 +151,8 @@ class Agent:
         return None
 
     def client(self) -> AsyncOpenAI:
+        from openai import AsyncOpenAI
+
         key = self.settings.agent_api_key
         return AsyncOpenAI(
             base_url=self.settings.agent_base_url, api_key=key or "sessionhub", max_retries=0,
@@ -260,6 +265,8 @@ class Agent:
         """ReadMedia's question about one image, to the session's provider."""
         if self.llm is None:
             raise tools.ToolError("no LLM provider is open for this turn")
+        from openai import APIError
+
         try:
             return await describe(self.llm, self.settings.agent_model or "", text, data_url)
         except APIError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import re
+import shlex
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import orjson
@@ -283,12 +285,30 @@ class SqliteDatabase(Database):
 _PG_CONNECT_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
+def createdb_command(dsn: str) -> str:
+    """The ``createdb`` line that makes the database ``dsn`` names, on the server it names.
+
+    ``postgresql://postgres@127.0.0.1:5432/sessionhub`` gives
+    ``createdb -h 127.0.0.1 -U postgres sessionhub`` (the port only when not 5432;
+    never the password: createdb asks for it, or reads PGPASSWORD).
+    """
+    parts = urlsplit(dsn)
+    name = unquote(parts.path.lstrip("/")) or "sessionhub"
+    words = ["createdb"]
+    if parts.hostname:
+        words += ["-h", parts.hostname]
+    if parts.port and parts.port != 5432:
+        words += ["-p", str(parts.port)]
+    if parts.username:
+        words += ["-U", unquote(parts.username)]
+    return " ".join([*words, shlex.quote(name)])
+
+
 def _unreachable(dsn: str, exc: BaseException) -> str:
     """One line on why PostgreSQL refused the first connection, and what to check."""
     where = redact_url(dsn)
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
-        name = dsn.rsplit("/", 1)[-1].split("?", 1)[0]
-        return f"{exc} at {where}; create it (createdb {name}) or fix --database-url"
+        return f"{exc} at {where}; create it ({createdb_command(dsn)}) or fix --database-url"
     reason = str(exc) or type(exc).__name__
     return f"cannot reach the database at {where}: {reason}; check --database-url"
 
