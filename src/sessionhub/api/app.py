@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
     app.state.dialect_apps = mount_dialects(app, settings.root_dialect)
     app.add_middleware(middleware.BodyLimit, settings=settings)
     app.add_middleware(middleware.RequestContext)
+    app.add_middleware(CorrelationIdMiddleware, **middleware.REQUEST_ID_OPTIONS)
     app.add_middleware(forward.ForwardMark)
     return app
 
