@@ -32,13 +32,19 @@ from sessionhub.api.native.otlp_wire import OtlpExportRequest
 from sessionhub.config import Settings
 from sessionhub.core.hub import open_hub
 from sessionhub.core.ports import Driver
+from sessionhub.core.transfer import ExportDocument
 from sessionhub.domain.errors import Invalid
 from sessionhub.domain.models import EventAppend, EventBatch
 
 log = logging.getLogger(__name__)
 ROUTERS = [m.router for m in (events, sessions, files, stream, transfer, keys, machines, otlp, ops)]
 # Bodies that routes parse themselves (hot routes, OTLP): their schemas, for the docs.
-SELF_PARSED_BODIES: tuple[type[BaseModel], ...] = (EventAppend, EventBatch, OtlpExportRequest)
+SELF_PARSED_BODIES: tuple[type[BaseModel], ...] = (
+    EventAppend,
+    EventBatch,
+    OtlpExportRequest,
+    ExportDocument,  # the JSON body of POST /v1/sessions/import
+)
 
 
 def operation_id(route: APIRoute) -> str:
