@@ -34,7 +34,7 @@ ENV PATH=/opt/sessionhub/bin:$PATH \
     SESSIONHUB_PORT=8700
 VOLUME ["/data"]
 EXPOSE 8700
-USER sessionhub
+USER 10001:10001
 WORKDIR /data
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('SESSIONHUB_PORT', '8700') + '/healthz', timeout=4)"]
