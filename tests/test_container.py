@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,60 @@ def test_the_readme_documents_the_image() -> None:
     for needed in ("docker compose up", "seccomp=unconfined", "systempaths=unconfined",
                    "SESSIONHUB_SANDBOX=none", "/data", "docker build"):  # fmt: skip
         assert needed in section, needed
+
+
+def copy_into(root: Path, source: str, dest: str) -> None:
+    """What ``COPY source dest`` puts into the image's filesystem at ``root``."""
+    origin = ROOT / source
+    target = root / dest.lstrip("/")
+    if dest.endswith("/"):
+        target = target / origin.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if origin.is_dir():
+        shutil.copytree(origin, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    else:
+        shutil.copy2(origin, target)
+
+
+@pytest.mark.slow
+def test_the_build_stage_copies_what_the_package_needs(tmp_path: Path) -> None:
+    """The build stage's COPY lines (through .dockerignore) make a whole wheel: every
+    module, the migrations, the ``sessionhub`` command."""
+    allowed = {
+        line[1:].rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    image = tmp_path / "image"
+    for i in DOCKERFILE:
+        if i.stage == 0 and i.keyword == "COPY" and "--from" not in i.value:
+            *sources, dest = i.value.split()
+            for source in sources:
+                assert source.rstrip("/") in allowed, f"{source} is not in the build context"
+                copy_into(image, source, dest)
+    (install,) = [i.value for i in DOCKERFILE if i.stage == 0 and "pip install" in i.value]
+    match = re.search(r'pip install "(/[\w/]+)\[(\w+(?:,\w+)*)\]"', install)
+    assert match, install
+    extras = set(match.group(2).split(","))
+    assert {"server", "otel"} <= extras
+    assert extras <= set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    )
+    wheels = tmp_path / "wheels"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels),
+         str(image / match.group(1).lstrip("/"))],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (wheel,) = wheels.glob("sessionhub-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    modules = {str(p.relative_to(ROOT / "src")) for p in (ROOT / "src").rglob("*.py")}
+    assert modules <= names, sorted(modules - names)[:5]
+    assert "sessionhub = sessionhub._command:main" in scripts
 
 
 def docker_engine() -> bool:
