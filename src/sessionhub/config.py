@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     hot_routes: bool = Field(
         default=True, description="Serve append and get through the lean Starlette routes."
     )
+    otel_traces: bool = Field(
+        default=False,
+        description="Export OpenTelemetry traces of requests, store writes and runs over "
+        "OTLP/HTTP (configured by the standard OTEL_* variables; needs the otel extra).",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,35 +1,58 @@
-"""Structured logs: one JSON object a line, carrying the request id."""
+"""Structured logs: one JSON object a line (python-json-logger), carrying the request id.
+
+The request id is asgi-correlation-id's context variable, set by its middleware for
+each request (``sessionhub.api.middleware``). Terminal colour is for terminals: a
+record's ``color_message`` (uvicorn's coloured copy of its message) is left out and
+ANSI escape sequences are taken out of the message, so a JSON line never carries them.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import json
 import logging
+import re
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
+from asgi_correlation_id.context import correlation_id as request_id
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter as LibraryJsonFormatter
 
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+__all__ = ["AccessLog", "JsonFormatter", "access_log", "configure", "current_request_id"]
+
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+"""A CSI escape sequence (colours, bold, cursor moves)."""
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": request_id.get(),
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in STANDARD})
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+def current_request_id() -> str:
+    """The id of the request being served, ``-`` outside of one."""
+    return request_id.get() or "-"
+
+
+class JsonFormatter(LibraryJsonFormatter):
+    """``{"time", "level", "logger", "message", "request_id", ...extra, "exc"}``."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "{levelname}{name}{message}",
+            style="{",
+            rename_fields={"levelname": "level", "name": "logger", "exc_info": "exc"},
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
+            timestamp="time",
+            json_default=str,
+        )
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        log_data["time"] = datetime.fromtimestamp(record.created, UTC).isoformat()
+        log_data["level"] = record.levelname.lower()
+        log_data["message"] = ANSI.sub("", str(log_data.get("message", "")))
+        log_data["request_id"] = current_request_id()
 
 
 def configure(level: str, fmt: str) -> None:

@@ -31,6 +31,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
@@ -238,8 +239,17 @@ def app_from_environment() -> FastAPI:
 
 def share_metrics(settings: Settings) -> Path:
     """prometheus_client's multiprocess mode for the workers: each writes its metrics
-    under one fresh directory, which every worker's /metrics reads whole."""
-    directory = settings.data_dir.resolve() / "runtime" / f"metrics-{os.getpid()}"
+    under one fresh directory, which every worker's /metrics reads whole.
+
+    The directory is the server's own (``<data dir>/runtime/metrics-<pid>``), removed
+    when it stops; those of servers that died without removing theirs are removed
+    here, so a restart never counts a dead server's requests."""
+    runtime = settings.data_dir.resolve() / "runtime"
+    for stale in runtime.glob("metrics-*"):
+        pid = stale.name.removeprefix("metrics-")
+        if not (pid.isdigit() and psutil.pid_exists(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
+    directory = runtime / f"metrics-{os.getpid()}"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)

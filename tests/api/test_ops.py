@@ -33,6 +33,13 @@ async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz", headers={"X-Request-ID": "abc123"})
     assert response.headers["x-request-id"] == "abc123"
     assert len((await client.get("/healthz")).headers["x-request-id"]) == 32
+    long = "x" * 300  # a caller's id is kept whatever its form, cut at 100 characters
+    assert (await client.get("/healthz", headers={"X-Request-ID": long})).headers[
+        "x-request-id"
+    ] == "x" * 100
+    sid = (await client.post("/v1/sessions", json={})).json()["id"]  # the lean path, too
+    hot = await client.get(f"/v1/sessions/{sid}", headers={"X-Request-ID": "hot-1"})
+    assert hot.status_code == 200 and hot.headers["x-request-id"] == "hot-1"
 
 
 async def test_unknown_route_is_problem_404(client: httpx.AsyncClient) -> None:

@@ -137,3 +137,16 @@ class served:
     async def __aexit__(self, *exc: object) -> None:
         await self.http.aclose()
         await self.lifespan.__aexit__(None, None, None)
+
+
+@pytest.mark.parametrize("content", ["~\u0011XD\u00d6", "not base64!", "QUJ"])
+async def test_import_with_a_file_not_in_base64_is_400(
+    client: httpx.AsyncClient, content: str
+) -> None:
+    sid = (await client.post("/v1/sessions", json={})).json()["id"]
+    document = orjson.loads((await client.get(f"/v1/sessions/{sid}/export")).content)
+    document["files"] = [{"path": "a.txt", "size": 3, "content_base64": content}]
+    response = await client.post("/v1/sessions/import", json=document)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "'a.txt': content_base64 is not base64" in response.json()["detail"]

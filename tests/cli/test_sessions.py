@@ -286,7 +286,7 @@ def test_tail_follow_streams_after_the_tail(cli: Harness, recorder: Recorder) ->
     )
     recorder.reply(
         httpx.Response(200, json={"items": [event_json(10)]}),
-        httpx.Response(200, content=stream.encode()),
+        httpx.Response(200, content=stream.encode(), headers={"Content-Type": "text/event-stream"}),
         httpx.Response(200, json=session_json()),
     )
     result = cli.run("tail", "s-1", "--follow", "--json")

@@ -57,7 +57,9 @@ async def test_stream(async_client: AsyncClient, recorder: Recorder) -> None:
         for i in range(0, len(body), 5):
             yield body[i : i + 5]
 
-    recorder.reply(httpx.Response(200, content=chunks()))
+    recorder.reply(
+        httpx.Response(200, content=chunks(), headers={"Content-Type": "text/event-stream"})
+    )
     async with async_client as client, client.stream("s-1", last_event_id="4") as stream:
         seqs = [e.seq async for e in stream]
         assert stream.last_event_id == "6"

@@ -9,56 +9,36 @@ import httpx
 import pytest
 
 from sessionhub import Client, NotFound, ProtocolError
-from sessionhub.client._sse import ServerSentEvent, SSEDecoder
 from tests.client.conftest import Recorder, event_json, problem
 
-
-def decode_all(text: str) -> list[ServerSentEvent]:
-    decoder = SSEDecoder()
-    events = [decoder.decode(line) for line in text.split("\n")]
-    return [e for e in events if e is not None]
+SSE = {"Content-Type": "text/event-stream; charset=utf-8"}
 
 
-def test_decoder_joins_multi_line_data_and_skips_comments() -> None:
-    events = decode_all(
-        ": heartbeat\n"
-        "id: 1\n"
-        "event: message\n"
-        "data: first line\n"
-        ": a comment in the middle\n"
-        "data:second line\n"
-        "data:  two spaces keep one\n"
-        "\n"
-    )
-    assert events == [
-        ServerSentEvent(
-            event="message",
-            data="first line\nsecond line\n two spaces keep one",
-            id="1",
-            retry=None,
-        )
-    ]
+def test_stream_skips_keepalives_after_an_id_and_keeps_the_last_id(
+    client: Client, recorder: Recorder
+) -> None:
+    """httpx-sse hands on a blank event once an id was seen; it carries no event."""
+    body = sse_body(event_json(1)) + b": ping\n\n\nevent: ping\n\nid: 9\n\n"
+    recorder.reply(httpx.Response(200, content=body, headers=SSE))
+    with client.stream("s-1") as stream:
+        assert [e.seq for e in stream] == [1]
+        assert stream.last_event_id == "9"  # the id sticks even when nothing dispatches
 
 
-def test_decoder_defaults_and_fields() -> None:
-    events = decode_all("retry: 3000\ndata: x\n\nid: 7\ndata: y\n\n")
-    assert events == [
-        ServerSentEvent(event="message", data="x", id=None, retry=3000),
-        ServerSentEvent(event="message", data="y", id="7", retry=3000),
-    ]
+def test_stream_joins_multi_line_data(client: Client, recorder: Recorder) -> None:
+    lines = json.dumps(event_json(5), indent=1).split("\n")
+    body = "retry: soon\nfoo: bar\n" + "".join(f"data:{line}\n" for line in lines) + "\n"
+    recorder.reply(httpx.Response(200, content=body.encode(), headers=SSE))
+    assert [e.seq for e in client.stream("s-1")] == [5]
 
 
-def test_decoder_drops_events_without_data_and_unfinished_events() -> None:
-    decoder = SSEDecoder()
-    assert decode_all("event: ping\n\n: only a comment\n\ndata: never finished") == []
-    for line in ["id: 4", "event: ping", ""]:
-        assert decoder.decode(line) is None
-    assert decoder.last_event_id == "4"  # the id sticks even when nothing dispatches
-
-
-def test_decoder_ignores_bad_retry_and_unknown_fields() -> None:
-    events = decode_all("retry: soon\nfoo: bar\ndata\n\n")
-    assert events == [ServerSentEvent(event="message", data="", id=None, retry=None)]
+def test_a_stream_that_is_not_an_event_stream_is_protocol_error(
+    client: Client, recorder: Recorder
+) -> None:
+    page = b"<html>a proxy's login page</html>"
+    recorder.reply(httpx.Response(200, content=page, headers={"Content-Type": "text/html"}))
+    with pytest.raises(ProtocolError, match="not an event stream"):
+        next(client.stream("s-1"))
 
 
 def sse_body(*events: dict[str, object], heartbeat: bool = True, crlf: bool = False) -> bytes:
@@ -100,12 +80,12 @@ def test_stream_survives_chunks_split_mid_line(client: Client, recorder: Recorde
         for i in range(0, len(body), 7):
             yield body[i : i + 7]
 
-    recorder.reply(httpx.Response(200, content=chunks()))
+    recorder.reply(httpx.Response(200, content=chunks(), headers=SSE))
     assert [e.seq for e in client.stream("s-1")] == [1, 2]
 
 
 def test_stream_resumes_with_last_event_id(client: Client, recorder: Recorder) -> None:
-    recorder.reply(httpx.Response(200, content=b""))
+    recorder.reply(httpx.Response(200, content=b"", headers=SSE))
     assert list(client.stream("s-1", last_event_id="41")) == []
     assert recorder.last.headers["Last-Event-ID"] == "41"
     assert "since" not in recorder.last.url.params
@@ -120,7 +100,7 @@ def test_stream_error_is_mapped_on_first_read(client: Client, recorder: Recorder
 
 
 def test_stream_with_bad_data_is_protocol_error(client: Client, recorder: Recorder) -> None:
-    recorder.reply(httpx.Response(200, content=b"data: {not json}\n\n"))
+    recorder.reply(httpx.Response(200, content=b"data: {not json}\n\n", headers=SSE))
     with pytest.raises(ProtocolError):
         next(client.stream("s-1"))
 
@@ -135,7 +115,7 @@ def test_closing_a_stream_closes_the_response(client: Client, recorder: Recorder
         def close(self) -> None:
             closed.append(True)
 
-    recorder.reply(httpx.Response(200, stream=Body()))
+    recorder.reply(httpx.Response(200, stream=Body(), headers=SSE))
     stream = client.stream("s-1")
     assert next(stream).seq == 1
     stream.close()

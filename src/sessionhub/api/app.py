@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.types import ASGIApp
 
 from sessionhub import __version__
-from sessionhub.api import forward, middleware, ops, problems
+from sessionhub.api import forward, middleware, ops, problems, telemetry
 from sessionhub.api.dialects import mount_dialects
 from sessionhub.api.native import (
     events,
@@ -30,13 +32,19 @@ from sessionhub.api.native.otlp_wire import OtlpExportRequest
 from sessionhub.config import Settings
 from sessionhub.core.hub import open_hub
 from sessionhub.core.ports import Driver
+from sessionhub.core.transfer import ExportDocument
 from sessionhub.domain.errors import Invalid
 from sessionhub.domain.models import EventAppend, EventBatch
 
 log = logging.getLogger(__name__)
 ROUTERS = [m.router for m in (events, sessions, files, stream, transfer, keys, machines, otlp, ops)]
 # Bodies that routes parse themselves (hot routes, OTLP): their schemas, for the docs.
-SELF_PARSED_BODIES: tuple[type[BaseModel], ...] = (EventAppend, EventBatch, OtlpExportRequest)
+SELF_PARSED_BODIES: tuple[type[BaseModel], ...] = (
+    EventAppend,
+    EventBatch,
+    OtlpExportRequest,
+    ExportDocument,  # the JSON body of POST /v1/sessions/import
+)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -65,9 +73,9 @@ class SessionHubApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         full = super().build_middleware_stack()
-        if not self.settings.hot_routes:
-            return full
-        return HotFront(self, full, hot_routes(ROUTERS), self.settings)
+        if self.settings.hot_routes:
+            full = HotFront(self, full, hot_routes(ROUTERS), self.settings)
+        return telemetry.traced(full, self.state.tracer_provider)
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
@@ -91,24 +99,29 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
     if settings.no_auth and not settings.host_is_loopback():
         raise Invalid("--no-auth is only allowed when the server binds a loopback address")
     app = SessionHubApp(settings, drivers or [])
+    app.state.tracer_provider = telemetry.tracer_provider(settings)
     for router in ROUTERS:
         app.include_router(router)
     problems.install(app)
     app.state.dialect_apps = mount_dialects(app, settings.root_dialect)
     app.add_middleware(middleware.BodyLimit, settings=settings)
     app.add_middleware(middleware.RequestContext)
+    app.add_middleware(CorrelationIdMiddleware, **middleware.REQUEST_ID_OPTIONS)
     app.add_middleware(forward.ForwardMark)
     return app
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI, settings: Settings, extra: list[Driver]) -> AsyncIterator[None]:
-    async with (
-        forward.worker_listener(app, settings) as node_url,
-        open_hub(settings, extra, node_url=node_url) as hub,
-        forward.Forwarder.open(hub.nodes) as forwarder,
-    ):
-        for each in (app, *app.state.dialect_apps):
-            each.state.hub = hub
-            each.state.forwarder = forwarder
-        yield
+    try:
+        async with (
+            forward.worker_listener(app, settings) as node_url,
+            open_hub(settings, extra, node_url=node_url) as hub,
+            forward.Forwarder.open(hub.nodes) as forwarder,
+        ):
+            for each in (app, *app.state.dialect_apps):
+                each.state.hub = hub
+                each.state.forwarder = forwarder
+            yield
+    finally:
+        await to_thread.run_sync(telemetry.shutdown, app.state.tracer_provider)

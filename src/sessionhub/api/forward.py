@@ -41,7 +41,7 @@ from sessionhub.config import Settings
 from sessionhub.core.nodes import NodeService
 from sessionhub.domain.errors import Unavailable
 from sessionhub.domain.nodes import Node
-from sessionhub.logs import request_id
+from sessionhub.logs import current_request_id
 
 log = logging.getLogger(__name__)
 FORWARD_HEADER = "x-sessionhub-forward"
@@ -110,7 +110,7 @@ class Forwarder:
 
     async def http(self, request: Request, node: Node) -> Response:
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in REQUEST_SKIP]
-        headers += [(FORWARD_HEADER, self.secret), ("x-request-id", request_id.get())]
+        headers += [(FORWARD_HEADER, self.secret), ("x-request-id", current_request_id())]
         url = node.url + request.url.path
         try:
             upstream = await self.client.request(
@@ -134,7 +134,7 @@ class Forwarder:
         """The owner's JSON answer to a GET of ``path`` with the caller's credentials;
         None when it does not answer in ``ASK_TIMEOUT`` or answers other than 200."""
         headers = [(k, v) for k, v in request.headers.items() if k.lower() in WS_PASS]
-        headers += [(FORWARD_HEADER, self.secret), ("x-request-id", request_id.get())]
+        headers += [(FORWARD_HEADER, self.secret), ("x-request-id", current_request_id())]
         try:
             answer = await self.client.get(node.url + path, headers=headers, timeout=ASK_TIMEOUT)
             return answer.json() if answer.status_code == 200 else None

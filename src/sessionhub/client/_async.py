@@ -25,12 +25,11 @@ from sessionhub.client._base import (
     ClientState,
     content_length,
     next_after,
-    parse_sse_event,
     sniff_content_type,
     source_length,
 )
 from sessionhub.client._exceptions import error_from_response, map_transport_errors
-from sessionhub.client._sse import SSEDecoder
+from sessionhub.client._sse import EventReader
 from sessionhub.client._types import (
     NOT_GIVEN,
     USE_CLIENT_DEFAULT,
@@ -547,13 +546,13 @@ class AsyncEventStream:
     def __init__(self, client: AsyncClient, request: httpx.Request) -> None:
         self._client = client
         self._request = request
-        self._decoder = SSEDecoder()
+        self._reader = EventReader()
         self._events: AsyncGenerator[Event, None] | None = None
 
     @property
     def last_event_id(self) -> str | None:
         """The id of the last event received: pass it back to resume."""
-        return self._decoder.last_event_id
+        return self._reader.last_event_id
 
     def __aiter__(self) -> Self:
         return self
@@ -567,10 +566,8 @@ class AsyncEventStream:
         response = await self._client._send(self._request, USE_CLIENT_DEFAULT, stream=True)
         try:
             with map_transport_errors(self._request.url):
-                async for line in response.aiter_lines():
-                    sse = self._decoder.decode(line)
-                    if sse is not None:
-                        yield parse_sse_event(sse.data)
+                async for event in self._reader.aevents(response):
+                    yield event
         finally:
             await response.aclose()
 

@@ -20,12 +20,11 @@ from sessionhub.client._base import (
     ClientState,
     content_length,
     next_after,
-    parse_sse_event,
     sniff_content_type,
     source_length,
 )
 from sessionhub.client._exceptions import error_from_response, map_transport_errors
-from sessionhub.client._sse import SSEDecoder
+from sessionhub.client._sse import EventReader
 from sessionhub.client._types import (
     NOT_GIVEN,
     USE_CLIENT_DEFAULT,
@@ -532,13 +531,13 @@ class EventStream:
     def __init__(self, client: Client, request: httpx.Request) -> None:
         self._client = client
         self._request = request
-        self._decoder = SSEDecoder()
+        self._reader = EventReader()
         self._events: Generator[Event, None, None] | None = None
 
     @property
     def last_event_id(self) -> str | None:
         """The id of the last event received: pass it back to resume."""
-        return self._decoder.last_event_id
+        return self._reader.last_event_id
 
     def __iter__(self) -> Self:
         return self
@@ -552,10 +551,7 @@ class EventStream:
         response = self._client._send(self._request, USE_CLIENT_DEFAULT, stream=True)
         try:
             with map_transport_errors(self._request.url):
-                for line in response.iter_lines():
-                    sse = self._decoder.decode(line)
-                    if sse is not None:
-                        yield parse_sse_event(sse.data)
+                yield from self._reader.events(response)
         finally:
             response.close()
 

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sessionhub import tracing
 from sessionhub.core.ports import Driver, RunContext
 from sessionhub.domain.errors import SessionHubError
 from sessionhub.domain.models import CancelResult, Event, EventCreate, Run, RunStatus, Session
@@ -58,8 +59,10 @@ class RunSupervisor:
 
     async def _supervise(self, driver: Driver, ctx: RunContext, input: dict[str, Any]) -> None:
         status, error = RunStatus.succeeded, None
+        attributes = {"sessionhub.session_id": ctx.session.id, "sessionhub.run_id": ctx.run.id}
         try:
-            await driver.run(ctx, input)
+            with tracing.span(f"run {driver.kind}", attributes):
+                await driver.run(ctx, input)
         except asyncio.CancelledError:
             status = RunStatus.cancelled
         except Exception as exc:

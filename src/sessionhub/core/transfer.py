@@ -69,10 +69,17 @@ def parse_document(raw: bytes) -> ExportDocument:
 async def import_document(
     service: SessionService, workspace_id: str, doc: ExportDocument, *, keep_ids: bool
 ) -> Session:
-    files = [(f.path, base64.b64decode(f.content_base64), f.modified_at) for f in doc.files]
+    files = [(f.path, file_content(f), f.modified_at) for f in doc.files]
     return await import_parts(
         service, workspace_id, doc.session, iter_chunks(doc.events), files, keep_ids=keep_ids
     )
+
+
+def file_content(file: ExportedFile) -> bytes:
+    try:
+        return base64.b64decode(file.content_base64, validate=True)
+    except ValueError:  # binascii.Error too: not base64, or not ASCII at all
+        raise Invalid(f"file {file.path!r}: content_base64 is not base64") from None
 
 
 def iter_chunks(events: list[Event]) -> Iterator[list[Event]]:

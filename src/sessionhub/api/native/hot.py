@@ -29,7 +29,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sessionhub.api import problems
-from sessionhub.api.middleware import BodyLimit, RequestContext
+from sessionhub.api.middleware import BodyLimit, RequestContext, request_ids
 from sessionhub.config import Settings
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
@@ -68,7 +68,7 @@ class HotFront:
         self, app: Starlette, full: ASGIApp, routes: list[HotRoute], settings: Settings
     ) -> None:
         self.app, self.full, self.routes = app, full, routes
-        self.lean = RequestContext(BodyLimit(self._dispatch, settings))
+        self.lean = request_ids(RequestContext(BodyLimit(self._dispatch, settings)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 
 import httpx
+import psutil
 from anyio import to_thread
 
 from sessionhub.domain.errors import Invalid
@@ -102,12 +103,12 @@ async def stop(proc: asyncio.subprocess.Process) -> int | None:
 def _marked(pid: int, session_id: str) -> bool:
     """Is ``pid`` still the process we started for this session (not a reused pid)?"""
     try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
-    except FileNotFoundError:
+        environ = psutil.Process(pid).environ()
+    except psutil.NoSuchProcess:
         return False
-    except OSError:
-        return True  # no /proc access: trust the recorded pid
-    return f"{MARK}={session_id}".encode() in environ.split(b"\0")
+    except psutil.AccessDenied:
+        return True  # cannot read its environment: trust the recorded pid
+    return environ.get(MARK) == session_id
 
 
 def alive(pid: int) -> bool:
@@ -122,18 +123,13 @@ def alive(pid: int) -> bool:
 
 def _members(pgid: int) -> list[int]:
     """The live (not zombie) processes of group ``pgid``; the leader may be gone already."""
-    try:
-        entries = [e for e in Path("/proc").iterdir() if e.name.isascii() and e.name.isdigit()]
-    except OSError:  # no /proc: only the leader can be checked
-        return [pgid] if alive(pgid) else []
     members = []
-    for entry in entries:
+    for proc in psutil.process_iter(["status"]):
         try:
-            state, _, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, ValueError):
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
+        except (ProcessLookupError, PermissionError):
             continue  # gone meanwhile
-        if int(group) == pgid and state != "Z":
-            members.append(int(entry.name))
     return members
 
 

@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 import orjson
 
+from sessionhub import tracing
 from sessionhub.config import redact_url
 from sessionhub.domain.errors import Invalid, Unavailable
 
@@ -35,6 +36,8 @@ _PG_NUL_ERRORS = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableC
 # asyncpg wraps them in a DataError.
 _SQLITE_UNBINDABLE = (UnicodeEncodeError, OverflowError)
 Row = Mapping[str, Any]
+SQLITE_SPAN = {"db.system.name": "sqlite"}
+POSTGRES_SPAN = {"db.system.name": "postgresql"}
 Params = Mapping[str, Any]
 
 
@@ -269,14 +272,15 @@ class SqliteDatabase(Database):
     async def write_transaction(self) -> AsyncIterator[Conn]:
         conn = self._writer
         assert conn is not None, "database is not open"
-        conn.raw.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.raw.execute("ROLLBACK")
-            raise
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._commit_thread, conn.raw.execute, "COMMIT")
+        with tracing.span("store.write", SQLITE_SPAN):
+            conn.raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.raw.execute("ROLLBACK")
+                raise
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._commit_thread, conn.raw.execute, "COMMIT")
         self._dirty = True
 
 
@@ -468,8 +472,9 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def write_transaction(self) -> AsyncIterator[Conn]:
         """One transaction on a free write connection."""
-        async with self.write_connection() as conn, conn.raw.transaction():
-            yield conn
+        with tracing.span("store.write", POSTGRES_SPAN):
+            async with self.write_connection() as conn, conn.raw.transaction():
+                yield conn
 
     async def connect_raw(self, name: str = "sessionhub") -> Any:
         """A dedicated connection outside the pool (LISTEN needs one)."""

@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import uuid_utils
 
 from sessionhub.domain.errors import Invalid
 from sessionhub.domain.models import (
@@ -29,20 +28,16 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-_UUID7_CLEAR = ~((0xF << 76) | (0x3 << 62))
-_UUID7_SET = (0x7 << 76) | (0x2 << 62)
-
-
 def new_id() -> str:
-    """A UUIDv7 (RFC 9562): the time in milliseconds first, then 74 random bits.
+    """A UUIDv7 (RFC 9562, made by uuid-utils): the time in milliseconds first, then
+    a counter and random bits, so ids made in one millisecond still sort in order.
 
     Time-ordered ids land at the right edge of every primary-key index, so a write
     batch dirties a page or two of it instead of one random page per row (uuid4).
+    uuid-utils makes one in ~0.2 us (``benchmarks/libs_bench.py``), faster than the
+    hand-written generator it replaced (~1.4 us) and than ``uuid6`` (~3 us).
     """
-    stamp = time.time_ns() // 1_000_000
-    value = (stamp << 80 | int.from_bytes(os.urandom(10))) & _UUID7_CLEAR | _UUID7_SET
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(uuid_utils.uuid7())
 
 
 def ts(value: Any) -> datetime:
