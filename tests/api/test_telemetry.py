@@ -28,7 +28,7 @@ from sessionhub.config import Settings
 from sessionhub.domain.errors import Invalid
 from sessionhub.testing.fixtures import free_port
 from tests.api.dialects.mix.fake_llm import FakeLLM
-from tests.api.test_nodes import wait_ready
+from tests.api.test_stream import wait_healthy
 
 Span = dict[str, Any]
 
@@ -102,7 +102,7 @@ class Servers:
         command = [sys.executable, "-m", "sessionhub", "serve"]
         self.started.append(subprocess.Popen(command, env=env))
         url = f"http://127.0.0.1:{port}"
-        wait_ready(url)
+        wait_healthy(url)
         return url
 
     def stop(self) -> None:

@@ -15,6 +15,8 @@ from sessionhub.cli.progress import EventCounter, export_progress, import_progre
 from tests.cli.test_sessions import Harness
 from tests.client.conftest import Recorder, event_json, problem, session_json
 
+SSE = {"Content-Type": "text/event-stream"}
+
 
 @pytest.fixture
 def recorder() -> Recorder:
@@ -63,7 +65,7 @@ def test_tail_in_a_pipe_prints_whole_lines(cli: Harness, recorder: Recorder) -> 
 def test_tail_follow_when_the_session_is_deleted(cli: Harness, recorder: Recorder) -> None:
     recorder.reply(
         httpx.Response(200, json={"items": []}),
-        httpx.Response(200, content=b": ping\n\n"),
+        httpx.Response(200, content=b": ping\n\n", headers=SSE),
         problem(404, "no such session"),
     )
     result = cli.run("tail", "s-1", "-f")
@@ -77,7 +79,7 @@ def test_tail_follow_when_the_server_went_away(cli: Harness, recorder: Recorder)
 
     recorder.reply(
         httpx.Response(200, json={"items": [event_json(4)]}),
-        httpx.Response(200, content=b""),
+        httpx.Response(200, content=b"", headers=SSE),
         refuse,
     )
     result = cli.run("tail", "s-1", "-f")
