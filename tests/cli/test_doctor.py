@@ -108,3 +108,16 @@ def test_old_python_and_half_configured_agent() -> None:
 
     half = doctor.check_agent(Settings(agent_base_url="http://x/v1"))
     assert half.status == "fail" and "SESSIONHUB_AGENT_MODEL" in half.fix
+
+
+def test_doctor_says_whether_session_directories_get_a_disk_quota(tmp_path: Path) -> None:
+    from sessionhub.config import Settings
+    from tests.files.btrfs import mounted_btrfs
+
+    plain = doctor.check_disk_quota(Settings(data_dir=tmp_path / "data"))
+    assert plain.status == "warn" and "not btrfs" in plain.detail and "Disk quota" in plain.fix
+    off = doctor.check_disk_quota(Settings(data_dir=tmp_path / "data", session_quota_mb=0))
+    assert off.status == "ok" and "off" in off.detail
+    with mounted_btrfs(tmp_path) as mount:
+        on = doctor.check_disk_quota(Settings(data_dir=tmp_path / "data", files_root=mount))
+    assert on.status == "ok" and "2048 MB per session directory" in on.detail

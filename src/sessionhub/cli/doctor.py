@@ -38,6 +38,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         check_data_dir_writable(settings),
         await doctor.check_database(settings),
         await doctor.check_sandbox(settings),
+        doctor.check_disk_quota(settings),
         doctor.check_kernelspecs(settings),
         doctor.check_agent(settings),
     ]

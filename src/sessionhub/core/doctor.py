@@ -17,6 +17,7 @@ from sessionhub.domain.errors import NotFound, SessionHubError
 from sessionhub.execution.bubblewrap import BubblewrapSandbox
 from sessionhub.execution.factory import open_sandbox
 from sessionhub.execution.sandbox import NoSandbox, SandboxSpec
+from sessionhub.files.quota import quota_unavailable
 from sessionhub.store import migrations
 from sessionhub.store.sql.probe import schema_revision
 
@@ -88,6 +89,21 @@ async def check_sandbox(settings: Settings) -> Check:
     said = (done.stderr or b"").decode(errors="replace").strip().splitlines()
     reason = said[-1] if said else f"exit {done.code}"
     return Check("sandbox", "fail", f"bubblewrap is installed but fails: {reason}", BWRAP_FIX)
+
+
+def check_disk_quota(settings: Settings) -> Check:
+    """Can each session directory get its disk quota here (README "Disk quota")?"""
+    if settings.session_quota_mb <= 0:
+        return Check("disk quota", "ok", "off (SESSIONHUB_SESSION_QUOTA_MB=0)")
+    reason = quota_unavailable(settings.files_dir)
+    if reason is None:
+        return Check("disk quota", "ok",
+                     f"{settings.session_quota_mb} MB per session directory (btrfs qgroups)")  # fmt: skip
+    return Check(
+        "disk quota", "warn", f"session directories get no disk quota: {reason}",
+        "put the files root on btrfs with quotas on (README 'Disk quota'); only the "
+        "per-file cap holds until then",
+    )  # fmt: skip
 
 
 BWRAP_FIX = (
