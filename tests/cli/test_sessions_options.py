@@ -142,11 +142,18 @@ def test_export_bar_shows_bytes_and_events_against_their_totals() -> None:
     assert "21 bytes" in text or "21/40 bytes" in text
 
 
-def test_import_bar_says_when_the_server_is_working() -> None:
+def test_import_bar_shows_the_upload_then_the_servers_progress() -> None:
     console, buffer = terminal()
-    with import_progress(console, "import s.json") as update:
-        update(10, 100)
-        update(100, 100)
-    text = buffer.getvalue()
-    assert "import s.json: uploading" in text
-    assert "the server is importing (it reports no progress until it answers)" in text
+    with import_progress(console, "import s.json") as bars:  # what is drawn last shows
+        bars.upload(10, 100)
+        bars.upload(100, 100)
+    uploaded = buffer.getvalue()
+    assert "import s.json: uploading" in uploaded
+    assert "uploaded; waiting for the server" in uploaded
+    console, buffer = terminal()
+    with import_progress(console, "import s.json") as bars:
+        bars.upload(100, 100)
+        bars.server(0, 2500)
+        bars.server(1000, 2500)
+    storing = buffer.getvalue()
+    assert "the server is storing events" in storing and "1000/2500 events" in storing

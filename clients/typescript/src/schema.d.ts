@@ -331,7 +331,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Import Session */
+        /**
+         * Import Session
+         * @description With ``Accept: application/x-ndjson`` the answer is the server's progress, a JSON
+         *     line per chunk of events stored, then the session (or the error) as the last line.
+         */
         post: operations["import_session"];
         delete?: never;
         options?: never;
@@ -2064,6 +2068,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Session"];
+                    "application/x-ndjson": string;
                 };
             };
             /** @description Validation Error */

@@ -46,13 +46,26 @@ def slug(title: str) -> str:
     return title.lower().replace(" ", "-")
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+def problem_body(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
     body = {"type": f"urn:sessionhub:{slug(title)}", "title": title, "status": status}
-    body["detail"] = detail
+    return {**body, "detail": detail, **extra}
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return Response(
-        orjson.dumps({**body, **extra}), status_code=status, media_type=PROBLEM, headers=headers
-    )
+        orjson.dumps(problem_body(status, title, detail, **extra)),
+        status_code=status, media_type=PROBLEM, headers=headers,
+    )  # fmt: skip
+
+
+def problem_of(exc: BaseException) -> dict[str, Any]:
+    """The problem body for an error raised where no response can carry it any more
+    (a line of a stream already under way); anything unexpected is a logged 500."""
+    if isinstance(exc, errors.SessionHubError):
+        return problem_body(status_for(exc), exc.title, exc.detail, **exc.extra)
+    log.error("unhandled error in a streamed answer", exc_info=exc)
+    return problem_body(500, "Internal Server Error", "the server failed; see its log")
 
 
 async def domain_error(request: Request, exc: Exception) -> Response:

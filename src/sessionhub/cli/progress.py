@@ -4,9 +4,9 @@ Export: bytes as they arrive, against the total when the server sends a length (
 tar.gz), and events as they arrive, counted by parsing the JSON stream incrementally
 (ijson's C backend: ~0.3 s for 30 MB here, so counting costs the export little),
 against the session's event count read before the download. Import: the upload's
-bytes against the file's size; then the server parses and stores the session in the
-same request and reports nothing until it answers, so the bar says it is waiting
-on the server instead of pretending to be at 100 %.
+bytes against the file's size; then the events the server has stored against the
+export's count, as the server reports them (``Accept: application/x-ndjson``), so the
+bar never sits at 100 % while the server is still working.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO, Any
 
 import ijson
@@ -23,7 +24,6 @@ from rich.progress import (
     DownloadColumn,
     Progress,
     SpinnerColumn,
-    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TransferSpeedColumn,
@@ -116,23 +116,28 @@ def export_progress(
         yield update
 
 
+@dataclass
+class ImportBars:
+    """The client's two callbacks: ``upload(bytes_done, bytes_total)`` and
+    ``server(events_stored, events_total)``."""
+
+    upload: ProgressCallback
+    server: Callable[[int, int], None]
+
+
 @contextmanager
-def import_progress(console: Console, description: str) -> Iterator[ProgressCallback]:
-    """The upload's bytes against the file's size; then an honest wait for the server."""
+def import_progress(console: Console, description: str) -> Iterator[ImportBars]:
+    """The upload's bytes against the file's size, then the server's own progress."""
     with make_progress(console) as progress:
         task = progress.add_task(f"{description}: uploading", total=None, events="")
-        yield _import_update(progress, task, description)
 
+        def upload(done: int, total: int | None) -> None:
+            waiting = total is not None and done >= total
+            progress.update(task, completed=done, total=total, description=f"{description}: "
+                            + ("uploaded; waiting for the server" if waiting else "uploading"))  # fmt: skip
 
-def _import_update(progress: Progress, task: TaskID, description: str) -> ProgressCallback:
-    def update(done: int, total: int | None) -> None:
-        if total is not None and done >= total:
-            progress.update(
-                task, completed=done, total=None,
-                description=f"{description}: uploaded; the server is importing "
-                "(it reports no progress until it answers)",
-            )  # fmt: skip
-        else:
-            progress.update(task, completed=done, total=total)
+        def server(stored: int, total: int) -> None:
+            progress.update(task, description=f"{description}: the server is storing events",
+                            events=events_text(stored, total))  # fmt: skip
 
-    return update
+        yield ImportBars(upload, server)

@@ -430,9 +430,11 @@ def import_(
     """Import an export file and print the new session's id."""
     with (
         _connect(ctx, url, api_key) as client,
-        import_progress(err, f"import {file.name}") as progress,
+        import_progress(err, f"import {file.name}") as bars,
     ):
-        session = client.import_session(file, keep_ids=keep_ids, progress=progress)
+        session = client.import_session(
+            file, keep_ids=keep_ids, progress=bars.upload, server_progress=bars.server
+        )
     err.print(f"imported {file.name}: {session.totals.events} events")
     typer.echo(session.id)
 

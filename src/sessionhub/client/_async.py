@@ -29,6 +29,7 @@ from sessionhub.client._base import (
     source_length,
 )
 from sessionhub.client._exceptions import error_from_response, map_transport_errors
+from sessionhub.client._import import ImportFeed, ServerProgress, answers_with_progress
 from sessionhub.client._sse import EventReader
 from sessionhub.client._types import (
     NOT_GIVEN,
@@ -445,9 +446,13 @@ class AsyncClient(BaseClient):
         *,
         keep_ids: bool = False,
         progress: ProgressCallback | None = None,
+        server_progress: ServerProgress | None = None,
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> Session:
-        """Import an export: a parsed document, or a JSON / tar.gz file streamed from disk."""
+        """Import an export: a parsed document, or a JSON / tar.gz file streamed from disk.
+
+        ``progress`` follows the upload's bytes; ``server_progress`` the events the
+        server has stored, as it stores them."""
         if isinstance(source, Mapping):
             return await self._call(self._build_import_json(source, keep_ids=keep_ids), timeout)
         async with _open_source(source) as file:
@@ -458,8 +463,27 @@ class AsyncClient(BaseClient):
                 content=_chunks(file, head, total, progress),
                 content_type=sniff_content_type(head),
                 length=total,
+                with_progress=server_progress is not None,
             )
-            return await self._call(call, timeout)
+            if server_progress is None:
+                return await self._call(call, timeout)
+            return await self._import_with_progress(call, server_progress, timeout)
+
+    async def _import_with_progress(
+        self, call: Call[Session], progress: ServerProgress, timeout: Timeout
+    ) -> Session:
+        response = await self._send(call.request, timeout, stream=True)
+        try:
+            with map_transport_errors(call.request.url):
+                if not answers_with_progress(response):
+                    await response.aread()
+                    return self._parse(call, response)
+                feed = ImportFeed(progress)
+                async for line in response.aiter_lines():
+                    feed.line(line)
+                return feed.end()
+        finally:
+            await response.aclose()
 
     # -- runs --------------------------------------------------------------------
 

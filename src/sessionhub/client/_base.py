@@ -453,8 +453,11 @@ class BaseClient:
         content: Any,
         content_type: str,
         length: int | None,
+        with_progress: bool = False,
     ) -> Call[Session]:
         headers = {"Content-Type": content_type}
+        if with_progress:  # the server's progress as JSON lines (an older one answers JSON)
+            headers["Accept"] = "application/x-ndjson, application/json"
         if length is not None:
             headers["Content-Length"] = str(length)
         params = {"keep_ids": _query_value(keep_ids)}

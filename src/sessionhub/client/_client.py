@@ -24,6 +24,7 @@ from sessionhub.client._base import (
     source_length,
 )
 from sessionhub.client._exceptions import error_from_response, map_transport_errors
+from sessionhub.client._import import ImportFeed, ServerProgress, answers_with_progress
 from sessionhub.client._sse import EventReader
 from sessionhub.client._types import (
     NOT_GIVEN,
@@ -433,9 +434,13 @@ class Client(BaseClient):
         *,
         keep_ids: bool = False,
         progress: ProgressCallback | None = None,
+        server_progress: ServerProgress | None = None,
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> Session:
-        """Import an export: a parsed document, or a JSON / tar.gz file streamed from disk."""
+        """Import an export: a parsed document, or a JSON / tar.gz file streamed from disk.
+
+        ``progress`` follows the upload's bytes; ``server_progress`` the events the
+        server has stored, as it stores them."""
         if isinstance(source, Mapping):
             return self._call(self._build_import_json(source, keep_ids=keep_ids), timeout)
         with _open_source(source) as file:
@@ -446,8 +451,27 @@ class Client(BaseClient):
                 content=_chunks(file, head, total, progress),
                 content_type=sniff_content_type(head),
                 length=total,
+                with_progress=server_progress is not None,
             )
-            return self._call(call, timeout)
+            if server_progress is None:
+                return self._call(call, timeout)
+            return self._import_with_progress(call, server_progress, timeout)
+
+    def _import_with_progress(
+        self, call: Call[Session], progress: ServerProgress, timeout: Timeout
+    ) -> Session:
+        response = self._send(call.request, timeout, stream=True)
+        try:
+            with map_transport_errors(call.request.url):
+                if not answers_with_progress(response):
+                    response.read()
+                    return self._parse(call, response)
+                feed = ImportFeed(progress)
+                for line in response.iter_lines():
+                    feed.line(line)
+                return feed.end()
+        finally:
+            response.close()
 
     # -- runs --------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import base64
 import io
 import tarfile
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -20,6 +20,9 @@ from sessionhub.domain.models import Event, Session, SessionCreate
 
 FORMAT = "sessionhub.export/1"
 IMPORT_CHUNK = 1000
+ImportProgress = Callable[[int, int], None]
+"""Called as ``progress(events_stored, events_total)``: once the session exists (0),
+then after each chunk of events is stored."""
 
 
 class ExportedFile(BaseModel):
@@ -67,12 +70,14 @@ def parse_document(raw: bytes) -> ExportDocument:
 
 
 async def import_document(
-    service: SessionService, workspace_id: str, doc: ExportDocument, *, keep_ids: bool
-) -> Session:
+    service: SessionService, workspace_id: str, doc: ExportDocument, *, keep_ids: bool,
+    progress: ImportProgress | None = None,
+) -> Session:  # fmt: skip
     files = [(f.path, file_content(f), f.modified_at) for f in doc.files]
     return await import_parts(
-        service, workspace_id, doc.session, iter_chunks(doc.events), files, keep_ids=keep_ids
-    )
+        service, workspace_id, doc.session, doc.events, files,
+        keep_ids=keep_ids, progress=progress,
+    )  # fmt: skip
 
 
 def file_content(file: ExportedFile) -> bytes:
@@ -91,12 +96,14 @@ async def import_parts(
     service: SessionService,
     workspace_id: str,
     source: Session,
-    chunks: Iterator[list[Event]],
+    events: list[Event],
     files: list[tuple[str, bytes, datetime | None]],
     *,
     keep_ids: bool,
+    progress: ImportProgress | None = None,
 ) -> Session:
     """Recreate a session; on any failure nothing of it is left behind."""
+    report = progress or (lambda done, total: None)
     spec = SessionCreate(
         kind=source.kind, name=source.name, title=source.title,
         attributes=source.attributes, metadata=source.metadata,
@@ -108,11 +115,13 @@ async def import_parts(
         forked=(source.forked_from, source.forked_at_event) if source.forked_from else None,
     )  # fmt: skip
     sid = created.session.id
+    report(0, len(events))
     try:
-        for chunk in chunks:
+        for done, chunk in enumerate(iter_chunks(events), 1):
             await store.import_events(
                 workspace_id=workspace_id, session_id=sid, events=chunk, keep_ids=keep_ids
             )
+            report(min(done * IMPORT_CHUNK, len(events)), len(events))
         await store.finish_import(
             workspace_id=workspace_id, session_id=sid,
             last_seq=source.last_seq, created_at=source.created_at,
@@ -155,8 +164,9 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 async def import_tar(
-    service: SessionService, workspace_id: str, archive: Path, *, keep_ids: bool
-) -> Session:
+    service: SessionService, workspace_id: str, archive: Path, *, keep_ids: bool,
+    progress: ImportProgress | None = None,
+) -> Session:  # fmt: skip
     def read() -> tuple[Session, list[Event], list[tuple[str, bytes, datetime | None]]]:
         try:
             with tarfile.open(archive, "r:gz") as tar:
@@ -166,7 +176,7 @@ async def import_tar(
 
     session, events, files = await anyio.to_thread.run_sync(read)
     return await import_parts(
-        service, workspace_id, session, iter_chunks(events), files, keep_ids=keep_ids
+        service, workspace_id, session, events, files, keep_ids=keep_ids, progress=progress
     )
 
 
