@@ -1,17 +1,20 @@
-"""/docs offline: Swagger UI from the pinned ``swagger-ui-bundle`` package, served here,
+"""/docs offline: Swagger UI 5 from the pinned ``swagger-ui-py`` package, served here,
 and a bearer security scheme so its Authorize button takes an API key."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import swagger_ui_bundle  # type: ignore[import-untyped]
+from pathlib import Path
+
+import swagger_ui  # type: ignore[import-untyped]
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS = "/docs/assets"
+SWAGGER_STATIC = Path(swagger_ui.__file__).parent / "static"
 SCHEME = {
     "ApiKey": {
         "type": "http", "scheme": "bearer",
@@ -29,7 +32,7 @@ def with_security(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
-    app.mount(ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    app.mount(ASSETS, StaticFiles(directory=SWAGGER_STATIC), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
