@@ -23,7 +23,7 @@ from sessionhub.api.ui.auth import (
 )
 from sessionhub.api.ui.views import HEADERS, UiRoute, error_page, fragment, render, see_other
 from sessionhub.core import transfer
-from sessionhub.domain.errors import Invalid
+from sessionhub.domain.errors import Invalid, NotFound
 from sessionhub.domain.models import Condition, Event, Session, SessionQuery, SessionStatus
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
@@ -171,10 +171,13 @@ def start_after(last_event_id: str | None, since: int) -> int:
 
 async def frames(who: Viewer, session_id: str, after: int) -> AsyncIterator[ServerSentEvent]:
     followed = who.service.follow(who.workspace_id, session_id, after=after)
-    async with aclosing(followed) as items:
-        async for item in items:
-            if isinstance(item, Event):
-                yield ServerSentEvent(data=item.type, event="change", id=str(item.seq))
+    try:
+        async with aclosing(followed) as items:
+            async for item in items:
+                if isinstance(item, Event):
+                    yield ServerSentEvent(data=item.type, event="change", id=str(item.seq))
+    except NotFound:  # deleted while open: say so, and the page stops listening
+        yield ServerSentEvent(data="deleted", event="gone")
 
 
 @router.get("/ui/sessions/{session_id}/live")

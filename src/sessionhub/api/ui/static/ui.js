@@ -79,6 +79,7 @@ function follow(live) {
     last = seq;
     refresh();
   });
+  stream.addEventListener("gone", () => stream.close());
   window.addEventListener("pagehide", () => stream.close());
   if (live.querySelector(".state")?.dataset.status === "running") {
     poll = setTimeout(refresh, 1500);
