@@ -25,13 +25,13 @@ def agent_session(http: httpx.Client, title: str = "Chat") -> str:
 
 
 def note(http: httpx.Client, sid: str, text: str) -> None:
-    added = http.post(f"/v1/sessions/{sid}/events", json={"type": "note", "payload": {"content": text}})
+    added = http.post(
+        f"/v1/sessions/{sid}/events", json={"type": "note", "payload": {"content": text}}
+    )
     assert added.status_code == 201, added.text
 
 
-def test_a_new_event_appears_live_and_a_reconnect_adds_no_duplicates(
-    page: Any, hub: UiHub
-) -> None:
+def test_a_new_event_appears_live_and_a_reconnect_adds_no_duplicates(page: Any, hub: UiHub) -> None:
     with hub.api() as http:
         sid = http.post("/v1/sessions", json={"kind": "generic", "title": "Live"}).json()["id"]
         note(http, sid, "first note")
@@ -46,12 +46,13 @@ def test_a_new_event_appears_live_and_a_reconnect_adds_no_duplicates(
         expect(page.locator(".state")).to_contain_text("2 events")
         assert page.evaluate("window.marker") == "no reload"
         # The stream's ids are seqs: a reconnect sends Last-Event-ID and gets only later ones.
-        cookies = {"sessionhub_ui": hub.key}
-        with httpx.Client(base_url=hub.url, cookies=cookies, timeout=10) as browser_like:
-            with browser_like.stream("GET", f"/ui/sessions/{sid}/live",
-                                     headers={"Last-Event-ID": "1"}) as stream:  # fmt: skip
-                first = next(line for line in stream.iter_lines() if line.startswith("id:"))
-                assert first == "id: 2"
+        cookies, resume = {"sessionhub_ui": hub.key}, {"Last-Event-ID": "1"}
+        with (
+            httpx.Client(base_url=hub.url, cookies=cookies, timeout=10) as browser_like,
+            browser_like.stream("GET", f"/ui/sessions/{sid}/live", headers=resume) as stream,
+        ):
+            first = next(line for line in stream.iter_lines() if line.startswith("id:"))
+            assert first == "id: 2"
         note(http, sid, "third note")
         expect(events).to_have_count(3)
         expect(events.nth(2)).to_contain_text("third note")
@@ -96,9 +97,7 @@ def test_rewind_after_confirming(page: Any, hub: UiHub) -> None:
         assert session(http, sid)["totals"]["events"] == 5
 
 
-def test_rewind_and_delete_without_script_ask_on_a_page(
-    browser: Any, hub: UiHub
-) -> None:
+def test_rewind_and_delete_without_script_ask_on_a_page(browser: Any, hub: UiHub) -> None:
     with hub.api() as http:
         sid = agent_session(http)
     context = browser.new_context(java_script_enabled=False, base_url=hub.url)
@@ -153,7 +152,9 @@ def test_delete_after_confirming(page: Any, hub: UiHub) -> None:
 def test_cancel_a_running_agent_turn(page: Any, hub: UiHub) -> None:
     with hub.api() as http:
         sid = http.post("/v1/sessions", json={"kind": "agent", "title": "Slow"}).json()["id"]
-        assert http.post(f"/v1/sessions/{sid}/runs", json={"input": {"text": "hi"}}).status_code == 202
+        assert (
+            http.post(f"/v1/sessions/{sid}/runs", json={"input": {"text": "hi"}}).status_code == 202
+        )
         wait_for(lambda: session(http, sid)["status"] == "running")
     sign_in(page, hub.key)
     page.goto(f"/ui/sessions/{sid}")

@@ -40,9 +40,7 @@ def make(http: httpx.Client, **spec: Any) -> str:
     return sid
 
 
-def test_list_newest_first_search_filter_paging_and_nested_subagents(
-    page: Any, hub: UiHub
-) -> None:
+def test_list_newest_first_search_filter_paging_and_nested_subagents(page: Any, hub: UiHub) -> None:
     with hub.api() as http:
         old = make(http, kind="generic", title="Quarterly report")
         parent = make(http, kind="agent", title="Planner")
@@ -102,7 +100,12 @@ def test_forms_need_the_csrf_token_and_this_origin(hub: UiHub) -> None:
                               ({"csrf": token}, {"Sec-Fetch-Site": "cross-site"})]:  # fmt: skip
             refused = browser_like.post(f"/ui/sessions/{sid}/delete", data=data, headers=headers)
             assert refused.status_code == 403, (data, headers)
-        assert browser_like.get(f"/v1/sessions/{sid}", headers={"Authorization": f"Bearer {hub.key}"}).status_code == 200
+        assert (
+            browser_like.get(
+                f"/v1/sessions/{sid}", headers={"Authorization": f"Bearer {hub.key}"}
+            ).status_code
+            == 200
+        )
         done = browser_like.post(f"/ui/sessions/{sid}/delete", data={"csrf": token},
                                  headers={"Origin": hub.url})  # fmt: skip
         assert done.status_code == 303

@@ -13,8 +13,10 @@ from playwright.sync_api import expect
 
 from tests.ui.conftest import UiHub, sign_in
 
-PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
-HOSTILE = 'Done: **wrote** it. <script>window.pwned = 1</script> <img src="x" onerror="window.pwned = 2">'
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+HOSTILE = (
+    'Done: **wrote** it. <script>window.pwned = 1</script> <img src="x" onerror="window.pwned = 2">'
+)
 AGENT_SCRIPT = [
     {"content": "Let me write it.",
      "tools": [("Write", {"file_path": "out.txt", "content": "hello from the agent\n"})]},
@@ -134,7 +136,9 @@ def test_trace_spans_as_a_waterfall_with_tokens_and_cost(page: Any, hub: UiHub) 
     expect(llm).to_have_class("span depth-1 span-ok")
     bar = llm.locator("svg rect")
     assert (bar.get_attribute("x"), bar.get_attribute("width")) == ("100.0", "500.0")
-    expect(rows.nth(2).locator("svg")).to_have_attribute("aria-label", "starts at 600 ms, lasts 300 ms")
+    expect(rows.nth(2).locator("svg")).to_have_attribute(
+        "aria-label", "starts at 600 ms, lasts 300 ms"
+    )
     expect(page.locator(".state")).to_contain_text("cost $0.2500")
 
 

@@ -3,9 +3,8 @@ and a bearer security scheme so its Authorize button takes an API key."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import swagger_ui  # type: ignore[import-untyped]
 from fastapi import FastAPI

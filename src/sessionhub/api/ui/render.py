@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import nh3
@@ -27,7 +27,7 @@ BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]*$")
 def markdown(text: str) -> Markup:
     """``text`` as HTML that can carry no script: no raw HTML in, sanitized out."""
     html = nh3.clean(_MD.render(text), link_rel="noopener noreferrer nofollow")
-    return Markup(html)  # noqa: S704 - sanitized by nh3 just above
+    return Markup(html)
 
 
 def pretty(value: Any) -> str:
@@ -105,7 +105,9 @@ def agent_item(event: Event) -> Item | None:
         item.detail = str(p.get("reasoning") or "")
         return item
     if event.type == "tool_call":
-        return Item(event, "tool", f"Tool call: {p.get('name', '?')}", detail=pretty(p.get("input", {})))
+        return Item(
+            event, "tool", f"Tool call: {p.get('name', '?')}", detail=pretty(p.get("input", {}))
+        )
     if event.type == "tool_result":
         name = p.get("name") or p.get("toolCallId") or "?"
         return Item(event, "tool", f"Tool result: {name}", detail=pretty(p.get("result", "")),
@@ -152,24 +154,35 @@ class Span:
 
 def _when(value: Any) -> datetime | None:
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _timed(events: list[Event]) -> list[tuple[Event, datetime, datetime]]:
+    """The span events with a readable start and end, in start order."""
+    timed = []
+    for event in events:
+        if event.type not in ("trace", "trace.span"):
+            continue
+        start, end = _when(event.payload.get("start")), _when(event.payload.get("end"))
+        if start is not None and end is not None:
+            timed.append((event, start, end))
+    return sorted(timed, key=lambda t: t[1])
 
 
 def waterfall(events: list[Event]) -> list[Span]:
     """The trace's spans in start order, placed on one time axis (``left``/``width``
     in per mille), indented by their depth below the root."""
-    timed = [(e, _when(e.payload.get("start")), _when(e.payload.get("end"))) for e in events
-             if e.type in ("trace", "trace.span")]  # fmt: skip
-    timed = [(e, s, f) for e, s, f in timed if s is not None and f is not None]
+    timed = _timed(events)
     if not timed:
         return []
-    first = min(s for _, s, _ in timed)
-    total = max((f - first).total_seconds() for _, _, f in timed) or 1e-9
+    first = timed[0][1]
+    total = max((end - first).total_seconds() for _, _, end in timed) or 1e-9
     parents = {e.payload.get("span_id"): e.payload.get("parent_span_id") for e, _, _ in timed}
     spans = []
-    for event, start, end in sorted(timed, key=lambda t: t[1]):
+    for event, start, end in timed:
         offset, length = (start - first).total_seconds(), max((end - start).total_seconds(), 0)
         spans.append(Span(
             event, str(event.payload.get("name", "span")), _depth(event, parents),
