@@ -130,10 +130,12 @@ async def session_view(who: Viewer, session_id: str) -> dict[str, Any]:
     session = await who.service.get(who.workspace_id, session_id)
     page = await who.service.events(who.workspace_id, session_id, after=0, limit=MAX_EVENTS)
     events = page.items
+    spans = show.waterfall(events) if session.kind == "trace" else []
+    shown = {span.event.id for span in spans}
     return {
         "session": session, "events": events, "truncated": page.next_cursor is not None,
-        "items": show.transcript(session, events),
-        "spans": show.waterfall(events) if session.kind == "trace" else [],
+        "items": [i for i in show.transcript(session, events) if i.event.id not in shown],
+        "spans": spans,
         "lease": show.lease(session) if session.kind == "machine" else [],
         "last_seq": events[-1].seq if events else 0, "who": who,
     }  # fmt: skip

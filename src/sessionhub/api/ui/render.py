@@ -31,8 +31,15 @@ def markdown(text: str) -> Markup:
 
 
 def pretty(value: Any) -> str:
+    """JSON indented for reading (also JSON that arrives as a string: tool arguments)."""
     if isinstance(value, str):
-        return value
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if not isinstance(parsed, dict | list):
+            return value
+        value = parsed
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
 
@@ -101,7 +108,11 @@ def agent_item(event: Event) -> Item | None:
         return None  # live-stream frames: the message events hold the same text
     if event.type == "message":
         role = event.role.value if event.role else "message"
-        item = Item(event, "message", role, body=markdown(str(p.get("content") or "")))
+        text = str(p.get("content") or "")
+        calls = [str(c.get("name", "?")) for c in p.get("toolCalls") or [] if isinstance(c, dict)]
+        if not text and calls:
+            text = "*Calls " + ", ".join(f"`{name}`" for name in calls) + "*"
+        item = Item(event, "message", role, body=markdown(text))
         item.detail = str(p.get("reasoning") or "")
         return item
     if event.type == "tool_call":
@@ -215,5 +226,7 @@ def lease(session: Session) -> list[tuple[str, str, bool]]:
         if value in (None, ""):
             continue
         link = key == "url" and str(value).startswith(("http://", "https://"))
+        if key in ("price_per_hour", "cost") and isinstance(value, int | float):
+            value = f"${value:,.4f}"
         rows.append((label, str(value), link))
     return rows
