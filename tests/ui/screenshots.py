@@ -53,7 +53,9 @@ def seed(hub: UiHub) -> dict[str, str]:
         child = {"kind": "agent", "title": "Research subagent", "parent_id": aid}
         sub = http.post("/v1/sessions", json=child).json()["id"]
         http.post(f"/v1/sessions/{sub}/events/batch", json={"events": TRANSCRIPT[:5]})
-        kid = http.post("/v1/sessions", json={"kind": "kernel", "title": "Exploration"}).json()["id"]
+        kid = http.post("/v1/sessions", json={"kind": "kernel", "title": "Exploration"}).json()[
+            "id"
+        ]
         execute(http, kid, "import statistics\nsales = [120, 135, 151]\nstatistics.mean(sales)")
         execute(http, kid, CHART)
         execute(http, kid, "sales[7]")
@@ -117,5 +119,3 @@ def main(out: Path) -> None:
 
 if __name__ == "__main__":
     main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots"))
-
-
