@@ -57,3 +57,10 @@ async def test_docs_serve_swagger_from_this_server(client: httpx.AsyncClient) ->
         "type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["ApiKey"]["description"],
     }  # fmt: skip
     assert {"ApiKey": []} in spec["security"]
+
+
+async def test_a_crafted_note_is_not_shown(client: httpx.AsyncClient) -> None:
+    shown = await client.get("/ui", params={"note": "Forked"})
+    assert '<p class="note" role="status">Forked</p>' in shown.text
+    crafted = await client.get("/ui", params={"note": "Your key expired: paste it at evil.example"})
+    assert "evil.example" not in crafted.text

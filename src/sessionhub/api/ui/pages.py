@@ -118,7 +118,7 @@ async def lineage(who: Viewer, session: Session) -> tuple[Session | None, list[S
     if session.forked_from:
         try:
             parent = await who.service.get(who.workspace_id, session.forked_from)
-        except Exception:
+        except NotFound:  # deleted since: shown by its id alone
             parent = None
     query = SessionQuery(kind=session.kind, include_children=True, limit=200)
     recent = await who.service.list_sessions(who.workspace_id, query)

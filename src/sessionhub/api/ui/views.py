@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,17 @@ HEADERS = {
 }  # fmt: skip
 
 
+# The notes a redirect may show (?note=…): only what the UI itself says, so a crafted
+# link cannot put words of its own on a page.
+NOTES = re.compile(
+    r"(Forked|Cancelled|No run to cancel|Rewound: \d+ events removed|Deleted [\w.-]+)"
+)
+
+
+def note(text: str | None) -> str:
+    return text if text and NOTES.fullmatch(text) else ""
+
+
 def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
@@ -46,7 +58,7 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.filters.update(when=when, money=money)
-env.globals["version"] = __version__
+env.globals.update(version=__version__, note=note)
 
 
 def render(
