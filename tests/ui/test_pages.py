@@ -158,7 +158,14 @@ def test_docs_work_offline_and_authorize_takes_the_key(page: Any, hub: UiHub) ->
     expect(page.locator(".opblock").first).to_be_visible()
 
 
-def test_pages_fit_a_390px_screen(page: Any, hub: UiHub) -> None:
+UNNAMED = """() => [...document.querySelectorAll(
+    'a, button, input:not([type=hidden]), select, textarea, [role=img]')]
+  .filter(el => !((el.getAttribute('aria-label') || '').trim() || (el.textContent || '').trim()
+                  || (el.labels && el.labels.length) || el.title || el.getAttribute('alt')))
+  .map(el => el.outerHTML)"""
+
+
+def test_pages_fit_a_390px_screen_and_every_control_has_a_name(page: Any, hub: UiHub) -> None:
     with hub.api() as http:
         sid = make(http, kind="generic", title="A rather long title " * 4)
         http.post(f"/v1/sessions/{sid}/events", json={"type": "note", "payload": {"x": "y" * 300}})
@@ -168,6 +175,23 @@ def test_pages_fit_a_390px_screen(page: Any, hub: UiHub) -> None:
         page.goto(path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
+        assert page.evaluate(UNNAMED) == [], path
     page.keyboard.press("Tab")  # the first stop is the skip link
     focused = page.evaluate("document.activeElement.textContent")
     assert focused == "Skip to content"
+
+
+def test_keyboard_alone_signs_in_and_opens_a_session(page: Any, hub: UiHub) -> None:
+    with hub.api() as http:
+        make(http, kind="generic", title="Reached by keyboard")
+    page.goto("/ui")
+    expect(page.get_by_label("API key")).to_be_focused()
+    page.keyboard.type(hub.key)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/ui")
+    page.get_by_role("link", name="Reached by keyboard").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Reached by keyboard")).to_be_visible()
+    page.locator(".actions").get_by_role("button", name="Fork").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Forked")
