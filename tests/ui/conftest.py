@@ -34,7 +34,8 @@ ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-TIMEOUT_MS = 20_000
+TIMEOUT_MS = 20_000  # generous: CI runs the whole suite on a loaded 2-core machine
+playwright_api.expect.set_options(timeout=TIMEOUT_MS)
 T = TypeVar("T")
 
 

@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
     app = SessionHubApp(settings, drivers or [])
     for router in ROUTERS:
         app.include_router(router)
-    ui.install(app)
+    ui.install(app, at_root=settings.root_dialect is None)
     problems.install(app)
     app.state.dialect_apps = mount_dialects(app, settings.root_dialect)
     app.add_middleware(middleware.BodyLimit, settings=settings)

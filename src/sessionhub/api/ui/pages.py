@@ -7,7 +7,7 @@ from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
@@ -30,11 +30,6 @@ router = APIRouter(route_class=UiRoute, include_in_schema=False)
 PAGE = 25
 MAX_EVENTS = 2000  # shown on a page; the export holds them all
 CHILDREN = 50
-
-
-@router.get("/")
-async def root() -> RedirectResponse:
-    return RedirectResponse("/ui", status_code=307)
 
 
 def safe_next(target: str | None) -> str:
