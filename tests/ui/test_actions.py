@@ -40,8 +40,11 @@ def test_a_new_event_appears_live_and_a_reconnect_adds_no_duplicates(page: Any, 
         page.evaluate("window.marker = 'no reload'")
         events = page.locator("ol.events > li")
         expect(events).to_have_count(1)
+        page.get_by_role("button", name="Fork at event 1").focus()
         note(http, sid, "a **live** note")
         expect(page.locator(".md strong", has_text="live")).to_be_visible()
+        expect(page.locator("#live-status")).to_have_text("New event #2: note")
+        expect(page.get_by_role("button", name="Fork at event 1")).to_be_focused()
         expect(events).to_have_count(2)
         expect(page.locator(".state")).to_contain_text("2 events")
         assert page.evaluate("window.marker") == "no reload"

@@ -36,6 +36,16 @@ document.addEventListener("click", (event) => {
   }
 });
 
+// A refresh replaces the transcript: keep the keyboard focus on the same control.
+function restoreFocus(live, name) {
+  for (const el of live.querySelectorAll("a, button")) {
+    if ((el.getAttribute("aria-label") ?? el.textContent) === name) {
+      el.focus();
+      return;
+    }
+  }
+}
+
 function follow(live) {
   const id = live.dataset.session;
   const base = `/ui/sessions/${encodeURIComponent(id)}`;
@@ -53,8 +63,13 @@ function follow(live) {
     try {
       const answer = await fetch(`${base}/live-fragment`, { headers: { Accept: "text/html" } });
       if (answer.ok) {
-        live.innerHTML = await answer.text();
+        const html = await answer.text();
+        const focused = live.contains(document.activeElement)
+          ? document.activeElement.getAttribute("aria-label") ?? document.activeElement.textContent
+          : null;
+        live.innerHTML = html;
         live.dataset.refreshed = String(last);
+        if (focused) restoreFocus(live, focused);
       }
     } catch {
       // offline for a moment: the next change or poll tries again
@@ -73,10 +88,12 @@ function follow(live) {
   }
 
   const stream = new EventSource(`${base}/live?since=${last}`);
+  const said = document.getElementById("live-status");
   stream.addEventListener("change", (event) => {
     const seq = Number(event.lastEventId);
     if (seq <= last) return;
     last = seq;
+    if (said) said.textContent = `New event #${seq}: ${event.data}`;
     refresh();
   });
   stream.addEventListener("gone", () => stream.close());
