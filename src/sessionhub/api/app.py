@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp
 
 from sessionhub import __version__
-from sessionhub.api import forward, middleware, ops, problems, telemetry
+from sessionhub.api import forward, middleware, ops, problems, telemetry, ui
 from sessionhub.api.dialects import mount_dialects
 from sessionhub.api.native import (
     events,
@@ -61,7 +61,7 @@ class SessionHubApp(FastAPI):
             title="sessionhub",
             version=__version__,
             openapi_url="/v1/openapi.json",
-            docs_url="/docs",
+            docs_url=None,  # served by the UI package, its assets from this server
             redoc_url=None,
             generate_unique_id_function=operation_id,
             # Our own Prometheus metrics and logs; FastAPI's OpenTelemetry hooks cost an
@@ -79,7 +79,8 @@ class SessionHubApp(FastAPI):
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
-            self.openapi_schema = with_body_schemas(super().openapi(), SELF_PARSED_BODIES)
+            schema = with_body_schemas(super().openapi(), SELF_PARSED_BODIES)
+            self.openapi_schema = ui.docs.with_security(schema)
         return self.openapi_schema
 
 
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, drivers: list[Driver] | None
     app.state.tracer_provider = telemetry.tracer_provider(settings)
     for router in ROUTERS:
         app.include_router(router)
+    ui.install(app, at_root=settings.root_dialect is None)
     problems.install(app)
     app.state.dialect_apps = mount_dialects(app, settings.root_dialect)
     app.add_middleware(middleware.BodyLimit, settings=settings)
