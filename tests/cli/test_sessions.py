@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from sessionhub import Client
@@ -36,16 +35,6 @@ class Harness:
             input=input,
             env={"COLUMNS": "200", "SESSIONHUB_URL": "", "SESSIONHUB_API_KEY": "", **(env or {})},
         )
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def cli(recorder: Recorder) -> Harness:
-    return Harness(recorder)
 
 
 def page(*sessions: dict[str, Any], cursor: str | None = None) -> httpx.Response:

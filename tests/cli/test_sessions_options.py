@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
 from rich.console import Console
 
 from sessionhub.cli.progress import EventCounter, export_progress, import_progress
@@ -16,16 +15,6 @@ from tests.cli.test_sessions import Harness
 from tests.client.conftest import Recorder, event_json, problem, session_json
 
 SSE = {"Content-Type": "text/event-stream"}
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def cli(recorder: Recorder) -> Harness:
-    return Harness(recorder)
 
 
 def test_url_and_key_after_the_command(cli: Harness, recorder: Recorder, tmp_path: Path) -> None:

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response
 
+from sessionhub.api.deps import Caller
 from sessionhub.core.hub import Hub
-from sessionhub.core.service import SessionService
 from sessionhub.domain.errors import Forbidden
-from sessionhub.domain.models import Principal
 
 COOKIE = "sessionhub_ui"
 MAX_KEY = 500
@@ -31,19 +30,11 @@ class SignInNeeded(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Viewer:
-    hub: Hub
-    principal: Principal
-    anchor: str  # the cookie's value
+class Viewer(Caller):
+    """The API's caller, signed in through the cookie."""
+
+    anchor: str = ""  # the cookie's value
     new_anchor: bool = False  # a --no-auth anchor to set on the response
-
-    @property
-    def workspace_id(self) -> str:
-        return self.principal.workspace_id
-
-    @property
-    def service(self) -> SessionService:
-        return self.hub.service
 
     @property
     def csrf(self) -> str:
