@@ -6,7 +6,9 @@ server process and keep their path checks (``inside``)."""
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
+import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +152,8 @@ async def glob(base: Path, args: dict[str, Any]) -> Outcome:
 
 def _grep(base: Path, root: Path, regex: re.Pattern[str], glob_: str | None, mode: str) -> str:
     real = base.resolve()
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    # never through a symlink: the tenant's code may plant one to another tenant's file
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if regular(p))
     lines: list[str] = []
     for path in files:
         rel = str(path.relative_to(real))
@@ -170,11 +173,21 @@ def _grep(base: Path, root: Path, regex: re.Pattern[str], glob_: str | None, mod
     return "\n".join(lines[:MATCH_LIMIT])
 
 
+def regular(path: Path) -> bool:
+    """A regular file itself, not a symlink to one."""
+    return path.is_file() and not path.is_symlink()
+
+
 def _lines(path: Path) -> list[str]:
+    """The file's lines; nothing for a file swapped for a symlink since it was listed."""
     try:
-        return path.read_text(errors="replace").splitlines()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return []
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        return handle.read().decode(errors="replace").splitlines()
 
 
 async def grep(base: Path, args: dict[str, Any]) -> Outcome:
