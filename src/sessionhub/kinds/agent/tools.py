@@ -85,7 +85,7 @@ async def bash(sandbox: Sandbox, base: Path, args: dict[str, Any]) -> Outcome:
 
 
 def _read_text(path: Path, offset: int, limit: int) -> str:
-    lines = path.read_text(errors="replace").splitlines()
+    lines = _lines(path)  # O_NOFOLLOW: not a symlink swapped in since the path was checked
     chosen = lines[offset - 1 : offset - 1 + limit]
     return "\n".join(f"{offset + i:6d}\t{line}" for i, line in enumerate(chosen))
 
