@@ -195,3 +195,27 @@ def test_keyboard_alone_signs_in_and_opens_a_session(page: Any, hub: UiHub) -> N
     page.locator(".actions").get_by_role("button", name="Fork").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_have_text("Forked")
+
+
+def test_a_session_file_downloads_and_never_renders_as_a_page(hub: UiHub) -> None:
+    hostile = b"<html><script>document.title='pwned'</script></html>"
+    with hub.api() as http:
+        sid = make(http, kind="generic", title="with a file")
+        assert (
+            http.put(f"/v1/sessions/{sid}/files/deep/page.html", content=hostile).status_code == 201
+        )
+    with httpx.Client(base_url=hub.url, cookies={"sessionhub_ui": hub.key}) as browser_like:
+        page = browser_like.get(f"/ui/sessions/{sid}")
+        assert f'href="/ui/sessions/{sid}/files/deep/page.html"' in page.text
+        got = browser_like.get(f"/ui/sessions/{sid}/files/deep/page.html")
+        assert got.status_code == 200 and got.content == hostile
+        assert got.headers["content-type"] == "application/octet-stream"
+        assert got.headers["content-disposition"].startswith("attachment")
+        assert got.headers["x-content-type-options"] == "nosniff"
+        assert got.headers["content-security-policy"] == "sandbox"
+        assert browser_like.get(f"/ui/sessions/{sid}/files/..%2F..%2Fetc%2Fpasswd").status_code in (
+            400,
+            404,
+        )
+    with httpx.Client(base_url=hub.url, cookies={"sessionhub_ui": hub.other_key}) as other:
+        assert other.get(f"/ui/sessions/{sid}/files/deep/page.html").status_code == 404

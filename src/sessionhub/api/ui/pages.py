@@ -214,3 +214,15 @@ async def export_tar(request: Request, session_id: str) -> Response:
         path, media_type="application/gzip", filename=f"{session_id}.tar.gz",
         background=BackgroundTask(path.unlink, missing_ok=True),
     )  # fmt: skip
+
+
+@router.get("/ui/sessions/{session_id}/files/{path:path}")
+async def download_file(request: Request, session_id: str, path: str) -> Response:
+    """A session file, always as a download: a tenant's file never renders as a page of
+    this origin (octet-stream, ``nosniff``, attachment, a sandboxing CSP)."""
+    who = await viewer(request)
+    location = await who.service.file_path(who.workspace_id, session_id, path)
+    return FileResponse(
+        location, media_type="application/octet-stream", filename=location.name,
+        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
+    )  # fmt: skip
