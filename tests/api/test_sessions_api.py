@@ -84,6 +84,16 @@ async def test_list_filters_and_pages(client: httpx.AsyncClient) -> None:
     assert nxt.json()["next_cursor"] is None
 
 
+async def test_list_finds_the_forks_of_a_session(client: httpx.AsyncClient) -> None:
+    sid = (await client.post("/v1/sessions", json={"title": "source"})).json()["id"]
+    other = (await client.post("/v1/sessions", json={"title": "other"})).json()["id"]
+    forks = [(await client.post(f"/v1/sessions/{sid}/fork", json={})).json()["id"] for _ in "ab"]
+    await client.post(f"/v1/sessions/{other}/fork", json={})
+    listed = await client.get("/v1/sessions", params={"forked_from": sid})
+    assert listed.status_code == 200
+    assert sorted(s["id"] for s in listed.json()["items"]) == sorted(forks)
+
+
 @pytest.mark.parametrize(
     "params",
     [{"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 5000}, {"status": "weird"},

@@ -1425,6 +1425,8 @@ export interface operations {
             query?: {
                 kind?: string | null;
                 parent_id?: string | null;
+                /** @description Only the forks of this session. */
+                forked_from?: string | null;
                 status?: components["schemas"]["SessionStatus"] | null;
                 name?: string | null;
                 /** @description key:value, repeatable */

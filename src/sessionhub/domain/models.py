@@ -264,6 +264,7 @@ class Condition(Model):
 class SessionQuery(Model):
     kind: Text | None = None
     parent_id: Id | None = None
+    forked_from: Id | None = None  # the forks of this session
     status: SessionStatus | None = None
     name: Text | None = None
     metadata: dict[Text, Text] = Field(default_factory=dict)

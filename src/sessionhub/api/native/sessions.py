@@ -67,6 +67,7 @@ async def list_sessions(
     service: Service,
     kind: str | None = None,
     parent_id: str | None = None,
+    forked_from: Annotated[str | None, Query(description="Only the forks of this session.")] = None,
     status: SessionStatus | None = None,
     name: str | None = None,
     metadata: Annotated[list[str], Query(description="key:value, repeatable")] = [],  # noqa: B006
@@ -77,7 +78,7 @@ async def list_sessions(
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     query = SessionQuery(
-        kind=kind, parent_id=parent_id, status=status, name=name,
+        kind=kind, parent_id=parent_id, forked_from=forked_from, status=status, name=name,
         metadata=parse_metadata_filters(metadata), created_after=created_after,
         created_before=created_before, include_children=include_children, limit=limit,
         cursor=cursor,

@@ -108,16 +108,16 @@ async def session_list(
 
 
 async def lineage(who: Viewer, session: Session) -> tuple[Session | None, list[Session]]:
-    """The session it was forked from (if still there) and recent forks of it."""
+    """The session it was forked from (if still there) and the forks of it."""
     parent = None
     if session.forked_from:
         try:
             parent = await who.service.get(who.workspace_id, session.forked_from)
         except NotFound:  # deleted since: shown by its id alone
             parent = None
-    query = SessionQuery(kind=session.kind, include_children=True, limit=200)
-    recent = await who.service.list_sessions(who.workspace_id, query)
-    return parent, [s for s in recent.items if s.forked_from == session.id]
+    query = SessionQuery(forked_from=session.id, include_children=True, limit=200)
+    forks = await who.service.list_sessions(who.workspace_id, query)
+    return parent, forks.items
 
 
 async def session_view(who: Viewer, session_id: str) -> dict[str, Any]:

@@ -92,6 +92,7 @@ sessions = Table(
     UniqueConstraint("workspace_id", "idempotency_key"),
     Index("ix_sessions_workspace_created", "workspace_id", "created_at", "id"),
     Index("ix_sessions_parent", "parent_id"),
+    Index("ix_sessions_forked_from", "workspace_id", "forked_from"),
     Index("ix_sessions_expires", "expires_at"),
 )
 

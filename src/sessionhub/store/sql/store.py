@@ -189,7 +189,7 @@ class SqlSessionStore(SessionStore):
     ) -> tuple[list[str], dict[str, Any]]:
         where = ["workspace_id = :ws"]
         params: dict[str, Any] = {"ws": workspace_id}
-        for name in ("kind", "parent_id", "name"):
+        for name in ("kind", "parent_id", "name", "forked_from"):
             value = getattr(query, name)
             if value is not None:
                 where.append(f"{name} = :{name}")
