@@ -47,7 +47,7 @@ async def stream(*parts: bytes) -> AsyncIterator[bytes]:
 
 
 async def read(files: SessionFiles, path: str) -> bytes:
-    return (await files.resolve_existing(WS, SID, path)).read_bytes()
+    return await read_other(files, SID, path)
 
 
 def set_mtime(path: Path, moment: datetime) -> None:
@@ -74,7 +74,7 @@ async def test_create_write_list_read_delete(files: SessionFiles) -> None:
     assert await files.list(WS, SID) == []
     assert files.directory(WS, SID).is_dir()
     with pytest.raises(NotFound):
-        await files.resolve_existing(WS, SID, "notes.txt")
+        await files.open_existing(WS, SID, "notes.txt")
 
 
 async def test_write_reports_the_mtime_list_shows(files: SessionFiles) -> None:
@@ -217,7 +217,7 @@ async def test_bad_paths_are_rejected_on_read_and_delete(
     files: SessionFiles, session_dir: Path, path: str
 ) -> None:
     with pytest.raises(PathNotAllowed):
-        await files.resolve_existing(WS, SID, path)
+        await files.open_existing(WS, SID, path)
     with pytest.raises(PathNotAllowed):
         await files.delete(WS, SID, path)
 
@@ -225,7 +225,7 @@ async def test_bad_paths_are_rejected_on_read_and_delete(
 async def test_traversal_does_not_reach_a_sibling_session(files: SessionFiles) -> None:
     await files.write(WS, "other", "secret.txt", stream(b"other session"))
     with pytest.raises(PathNotAllowed):
-        await files.resolve_existing(WS, SID, "../other/secret.txt")
+        await files.open_existing(WS, SID, "../other/secret.txt")
     with pytest.raises(PathNotAllowed):
         await files.delete(WS, SID, "a/../../other/secret.txt")
     assert (files.directory(WS, "other") / "secret.txt").read_bytes() == b"other session"
@@ -260,13 +260,13 @@ async def test_writing_onto_a_directory_is_invalid(files: SessionFiles) -> None:
 async def test_a_directory_is_not_an_existing_file(files: SessionFiles) -> None:
     await files.write(WS, SID, "d/a.txt", stream(b"1"))
     with pytest.raises(NotFound):
-        await files.resolve_existing(WS, SID, "d")
+        await files.open_existing(WS, SID, "d")
     with pytest.raises(NotFound):
         await files.delete(WS, SID, "d")
     with pytest.raises(NotFound):
         await files.delete(WS, SID, "missing.txt")
     with pytest.raises(NotFound):
-        await files.resolve_existing(WS, SID, "d/a.txt/deeper")
+        await files.open_existing(WS, SID, "d/a.txt/deeper")
 
 
 # -- symlinks ------------------------------------------------------------------------
@@ -286,7 +286,7 @@ async def test_reading_through_a_symlink_out_is_rejected(
     files: SessionFiles, links: Path, path: str
 ) -> None:
     with pytest.raises(PathNotAllowed):
-        await files.resolve_existing(WS, SID, path)
+        await files.open_existing(WS, SID, path)
 
 
 @pytest.mark.parametrize(
@@ -360,7 +360,7 @@ async def test_a_symlink_to_the_session_dir_itself_is_rejected(
 async def test_a_symlink_loop_is_rejected(files: SessionFiles, session_dir: Path) -> None:
     (session_dir / "loop").symlink_to("loop")
     with pytest.raises(PathNotAllowed):
-        await files.resolve_existing(WS, SID, "loop")
+        await files.open_existing(WS, SID, "loop")
     with pytest.raises(PathNotAllowed):
         await files.write(WS, SID, "loop/x", stream(b"x"))
 
@@ -374,7 +374,7 @@ async def test_special_and_unaddressable_files_are_not_listed(
 
     assert [item.path for item in await files.list(WS, SID)] == ["ok.txt"]
     with pytest.raises(NotFound):
-        await files.resolve_existing(WS, SID, "pipe")
+        await files.open_existing(WS, SID, "pipe")
 
 
 # -- remove, copy, rewind ------------------------------------------------------------
@@ -393,7 +393,9 @@ async def test_remove_is_idempotent(files: SessionFiles) -> None:
 
 
 async def read_other(files: SessionFiles, session_id: str, path: str) -> bytes:
-    return (await files.resolve_existing(WS, session_id, path)).read_bytes()
+    opened = await files.open_existing(WS, session_id, path)
+    with opened.handle:
+        return opened.handle.read()
 
 
 async def test_list_of_a_missing_directory_is_empty(files: SessionFiles) -> None:
@@ -441,7 +443,7 @@ async def test_copy_does_not_follow_symlinks_out(
     assert not (fork / "pipe").exists()
     assert [item.path for item in await files.list(WS, "fork")] == ["real.txt"]
     with pytest.raises(PathNotAllowed):
-        await files.resolve_existing(WS, "fork", "secret-link")
+        await files.open_existing(WS, "fork", "secret-link")
 
 
 async def test_remove_modified_after_removes_only_newer_files(files: SessionFiles) -> None:
@@ -544,3 +546,26 @@ async def test_add_to_tar_records_mtime_but_not_the_owner(files: SessionFiles) -
 
 async def test_add_to_tar_of_a_missing_dir_adds_nothing(files: SessionFiles) -> None:
     assert tar_contents(files) == {}
+
+
+def test_a_directory_swapped_for_a_symlink_after_the_check_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    """The session's own code may swap a checked directory for a symlink before the
+    server opens the file: the open walks the real path without following one."""
+    from sessionhub.files import _fs
+
+    base, elsewhere = tmp_path / "session", tmp_path / "other-tenant"
+    (base / "a").mkdir(parents=True)
+    (base / "a" / "b.txt").write_text("mine")
+    (elsewhere / "a").mkdir(parents=True)
+    (elsewhere / "a" / "b.txt").write_text("theirs")
+    opened = _fs.open_beneath(base, "a/b.txt")
+    assert opened is not None and opened.read() == b"mine"
+    opened.close()
+    (base / "a" / "b.txt").unlink()
+    (base / "a").rmdir()
+    (base / "a").symlink_to(elsewhere / "a")  # the swap, after a check saw a directory
+    assert _fs.open_beneath(base, "a/b.txt") is None
+    (base / "c.txt").symlink_to(elsewhere / "a" / "b.txt")
+    assert _fs.open_beneath(base, "c.txt") is None

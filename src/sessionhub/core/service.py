@@ -14,7 +14,6 @@ from collections.abc import (
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sessionhub.core.bus import CaughtUp, EventBus, Idle, Listener, LiveMessages
@@ -37,7 +36,7 @@ from sessionhub.domain.models import (
     SessionQuery,
     SessionUpdate,
 )
-from sessionhub.files import SessionFiles
+from sessionhub.files import OpenFile, SessionFiles
 from sessionhub.store.base import Created, PayloadRewrite, SessionStore
 
 log = logging.getLogger(__name__)
@@ -288,9 +287,10 @@ class SessionService:
         await self.get(workspace_id, session_id)
         return await self.files.write(workspace_id, session_id, path, chunks)
 
-    async def file_path(self, workspace_id: str, session_id: str, path: str) -> Path:
+    async def open_file(self, workspace_id: str, session_id: str, path: str) -> OpenFile:
+        """The session's file, opened for serving; the caller closes it when served."""
         await self.get(workspace_id, session_id)
-        return await self.files.resolve_existing(workspace_id, session_id, path)
+        return await self.files.open_existing(workspace_id, session_id, path)
 
     async def delete_file(self, workspace_id: str, session_id: str, path: str) -> None:
         await self.get(workspace_id, session_id)

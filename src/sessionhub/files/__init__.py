@@ -1,5 +1,5 @@
 """Each session's isolated directory of files."""
 
-from sessionhub.files.directory import SessionFiles
+from sessionhub.files.directory import OpenFile, SessionFiles
 
-__all__ = ["SessionFiles"]
+__all__ = ["OpenFile", "SessionFiles"]

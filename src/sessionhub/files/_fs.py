@@ -6,9 +6,11 @@ the named entry) must lie strictly inside the session directory. Walks never
 follow symlinks and open files with ``O_NOFOLLOW``, so listings, exports and
 cleanup only ever see regular files that really live in the directory.
 
-Known limit: the check and the use are separate system calls, so a process that
-can write in the session directory (a driver's kernel, say) could swap a checked
-directory for a symlink in between. Clients of the API alone cannot create symlinks.
+Reads are safe against a swap between the check and the use: code running in the
+session (a kernel cell, say) could replace a checked directory with a symlink in
+between, so a file is opened by walking its real path one component at a time from
+the session directory, each step with ``O_NOFOLLOW`` (`open_beneath`); a component
+that has become a symlink fails the open instead of leaving the directory.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sessionhub.files._paths import TEMP_PREFIX, is_addressable
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 class Located(NamedTuple):
@@ -77,6 +80,16 @@ def existing_file(directory: Path, parts: tuple[str, ...]) -> Located:
     if not located.real.is_file():
         raise NotFound("file not found")
     return located
+
+
+def open_existing(directory: Path, parts: tuple[str, ...]) -> BinaryIO:
+    """The checked file, opened: its real path (symlinks inside the directory allowed)
+    is walked again from the directory without following any symlink."""
+    located = existing_file(directory, parts)
+    handle = open_beneath(located.base, str(located.real.relative_to(located.base)))
+    if handle is None:
+        raise NotFound("file not found")
+    return handle
 
 
 def delete(directory: Path, parts: tuple[str, ...]) -> None:
@@ -139,6 +152,31 @@ def open_regular(path: Path) -> BinaryIO | None:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError:  # gone, a symlink (ELOOP) or otherwise unopenable
         return None
+    return _regular(fd)
+
+
+def open_beneath(base: Path, relpath: str) -> BinaryIO | None:
+    """Open ``base/relpath`` for reading without following a symlink at any step (a
+    directory swapped for one since the path was checked fails the open); None when
+    it is gone, is not a regular file, or a step is a symlink."""
+    *folders, name = relpath.split("/")
+    try:
+        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        for folder in folders:
+            step = os.open(folder, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = step
+        return _regular(os.open(name, _OPEN_FLAGS, dir_fd=fd))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _regular(fd: int) -> BinaryIO | None:
     handle = os.fdopen(fd, "rb")
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         handle.close()
@@ -148,7 +186,7 @@ def open_regular(path: Path) -> BinaryIO | None:
 
 
 def read(base: Path, relpath: str) -> tuple[FileInfo, bytes] | None:
-    handle = open_regular(base / relpath)
+    handle = open_beneath(base, relpath)
     if handle is None:
         return None
     with handle:

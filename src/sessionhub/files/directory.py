@@ -11,6 +11,7 @@ import contextlib
 import os
 import tarfile
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +26,23 @@ from sessionhub.files._paths import check_id, check_relative_path
 from sessionhub.files.quota import NoQuota, quota_error
 
 _FLUSH_BYTES = 256 * 1024
+
+
+@dataclass
+class OpenFile:
+    """A file opened for serving. ``serve_path`` names the open file itself (Linux's
+    ``/proc/self/fd``), so a server that opens it by name gets this very file even if
+    the session's code renames or swaps paths meanwhile; ``close`` when served."""
+
+    handle: BinaryIO
+    name: str
+
+    @property
+    def serve_path(self) -> Path:
+        return Path(f"/proc/self/fd/{self.handle.fileno()}")
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 class SessionFiles:
@@ -117,12 +135,12 @@ class SessionFiles:
                 limit=self._max_file_bytes,
             )
 
-    async def resolve_existing(self, workspace_id: str, session_id: str, path: str) -> Path:
-        """The real, checked location of an existing regular file, for serving it."""
+    async def open_existing(self, workspace_id: str, session_id: str, path: str) -> OpenFile:
+        """An existing regular file, opened safely, for serving it."""
         parts = check_relative_path(path)
         directory = self.directory(workspace_id, session_id)
-        located = await to_thread.run_sync(_fs.existing_file, directory, parts)
-        return located.real
+        handle = await to_thread.run_sync(_fs.open_existing, directory, parts)
+        return OpenFile(handle, parts[-1])
 
     async def delete(self, workspace_id: str, session_id: str, path: str) -> None:
         parts = check_relative_path(path)
@@ -166,7 +184,7 @@ class SessionFiles:
         """Add every file as a plain regular member; blocking, so call it in a thread."""
         base = _fs.resolve(self.directory(workspace_id, session_id))
         for relpath, _ in _fs.walk(base):
-            handle = _fs.open_regular(base / relpath)
+            handle = _fs.open_beneath(base, relpath)
             if handle is None:
                 continue
             with handle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
 from sessionhub.api.deps import CurrentPrincipal, Service, SessionId
 from sessionhub.domain.models import FileInfo, FileList
@@ -49,8 +50,9 @@ async def upload_file(
 async def download_file(
     session_id: SessionId, path: str, principal: CurrentPrincipal, service: Service
 ) -> FileResponse:
-    location = await service.file_path(principal.workspace_id, session_id, path)
-    return FileResponse(location, media_type="application/octet-stream")
+    opened = await service.open_file(principal.workspace_id, session_id, path)
+    return FileResponse(opened.serve_path, media_type="application/octet-stream",
+                        background=BackgroundTask(opened.close))  # fmt: skip
 
 
 @router.delete("/{path:path}", status_code=204)

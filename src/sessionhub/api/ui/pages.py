@@ -221,8 +221,9 @@ async def download_file(request: Request, session_id: str, path: str) -> Respons
     """A session file, always as a download: a tenant's file never renders as a page of
     this origin (octet-stream, ``nosniff``, attachment, a sandboxing CSP)."""
     who = await viewer(request)
-    location = await who.service.file_path(who.workspace_id, session_id, path)
+    opened = await who.service.open_file(who.workspace_id, session_id, path)
     return FileResponse(
-        location, media_type="application/octet-stream", filename=location.name,
+        opened.serve_path, media_type="application/octet-stream", filename=opened.name,
         headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
+        background=BackgroundTask(opened.close),
     )  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
@@ -88,9 +89,9 @@ async def get_file(
     if time is not None and not valid_time(time):
         raise MixError("invalid time parameter: a number from 0 to 86400", kind="bad_request")
     await load_session(caller, session_id)
-    location = await caller.service.file_path(caller.workspace_id, session_id, filename)
+    opened = await caller.service.open_file(caller.workspace_id, session_id, filename)
     kind = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    return FileResponse(location, media_type=kind)
+    return FileResponse(opened.serve_path, media_type=kind, background=BackgroundTask(opened.close))
 
 
 def valid_time(value: str) -> bool:
