@@ -82,14 +82,14 @@ def existing_file(directory: Path, parts: tuple[str, ...]) -> Located:
     return located
 
 
-def open_existing(directory: Path, parts: tuple[str, ...]) -> BinaryIO:
+def open_existing(directory: Path, parts: tuple[str, ...]) -> tuple[BinaryIO, Path]:
     """The checked file, opened: its real path (symlinks inside the directory allowed)
     is walked again from the directory without following any symlink."""
     located = existing_file(directory, parts)
     handle = open_beneath(located.base, str(located.real.relative_to(located.base)))
     if handle is None:
         raise NotFound("file not found")
-    return handle
+    return handle, located.real
 
 
 def delete(directory: Path, parts: tuple[str, ...]) -> None:

@@ -26,6 +26,7 @@ from sessionhub.files._paths import check_id, check_relative_path
 from sessionhub.files.quota import NoQuota, quota_error
 
 _FLUSH_BYTES = 256 * 1024
+PROC_FDS = Path("/proc/self/fd")
 
 
 @dataclass
@@ -35,11 +36,16 @@ class OpenFile:
     the session's code renames or swaps paths meanwhile; ``close`` when served."""
 
     handle: BinaryIO
-    name: str
+    real: Path  # where it was found (served by name where there is no /proc)
+
+    @property
+    def name(self) -> str:
+        return self.real.name
 
     @property
     def serve_path(self) -> Path:
-        return Path(f"/proc/self/fd/{self.handle.fileno()}")
+        by_fd = Path(f"/proc/self/fd/{self.handle.fileno()}")
+        return by_fd if PROC_FDS.is_dir() else self.real
 
     def close(self) -> None:
         self.handle.close()
@@ -139,8 +145,8 @@ class SessionFiles:
         """An existing regular file, opened safely, for serving it."""
         parts = check_relative_path(path)
         directory = self.directory(workspace_id, session_id)
-        handle = await to_thread.run_sync(_fs.open_existing, directory, parts)
-        return OpenFile(handle, parts[-1])
+        handle, real = await to_thread.run_sync(_fs.open_existing, directory, parts)
+        return OpenFile(handle, real)
 
     async def delete(self, workspace_id: str, session_id: str, path: str) -> None:
         parts = check_relative_path(path)
