@@ -23,6 +23,7 @@ import pytest
 from sessionhub.api.app import create_app
 from sessionhub.config import Settings
 from sessionhub.execution.limits import DISCARD_PATIENCE, Cgroups
+from sessionhub.store.base import SessionStore
 from sessionhub.store.sql.store import open_store
 from sessionhub.testing import sdkenv
 from sessionhub.testing.fixtures import LiveServer
@@ -50,13 +51,20 @@ async def _keys(settings: Settings) -> tuple[str, str]:
     store = open_store(settings.resolved_database_url)
     await store.open()
     try:
-        alpha = await store.create_workspace(name="default")
-        beta = await store.create_workspace(name="beta")
-        a = await store.create_key(workspace_id=alpha.id, name="a", admin=True)
-        b = await store.create_key(workspace_id=beta.id, name="b", admin=True)
-        return a.secret, b.secret
+        alpha_key, beta_key, _ = await two_workspaces(store)
+        return alpha_key, beta_key
     finally:
         await store.close()
+
+
+async def two_workspaces(store: SessionStore) -> tuple[str, str, str]:
+    """Workspaces ``default`` (alpha) and ``beta``, an admin key each: the two keys'
+    secrets and alpha's id."""
+    alpha = await store.create_workspace(name="default")
+    beta = await store.create_workspace(name="beta")
+    a = await store.create_key(workspace_id=alpha.id, name="alpha-admin", admin=True)
+    b = await store.create_key(workspace_id=beta.id, name="beta-admin", admin=True)
+    return a.secret, b.secret, alpha.id
 
 
 def upload_victim_secret(url: str, key: str, files_dir: Path) -> Path:

@@ -26,6 +26,7 @@ from sessionhub.domain.machines import MachineCreate
 from sessionhub.store.sql.store import open_store
 from sessionhub.testing.fixtures import LiveServer
 from tests.api.dialects.mix.fake_llm import FakeLLM
+from tests.execution.conftest import two_workspaces
 from tests.kinds.machine.support import TINY
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -56,14 +57,11 @@ async def _seed(url: str) -> tuple[str, str]:
     store = open_store(url)
     await store.open()
     try:
-        alpha = await store.create_workspace(name="default")
-        beta = await store.create_workspace(name="beta")
-        a = await store.create_key(workspace_id=alpha.id, name="alpha-admin", admin=True)
-        b = await store.create_key(workspace_id=beta.id, name="beta-admin", admin=True)
+        alpha_key, beta_key, alpha = await two_workspaces(store)
         spec = MachineCreate(name="tiny", command=TINY, gpu="T4", price_per_hour=1.5,
                              probe="http:/", startup_timeout=20)  # fmt: skip
-        await store.create_machine(workspace_id=alpha.id, spec=spec, host=True)
-        return a.secret, b.secret
+        await store.create_machine(workspace_id=alpha, spec=spec, host=True)
+        return alpha_key, beta_key
     finally:
         await store.close()
 
