@@ -6,9 +6,7 @@ server process and keep their path checks (``inside``)."""
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
-import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 from anyio import to_thread
 
 from sessionhub.execution.sandbox import Sandbox, SandboxSpec, SandboxUnavailable
+from sessionhub.files import open_beneath
 
 OUTPUT_LIMIT = 30_000
 BASH_DEFAULT_MS, BASH_MAX_MS = 60_000, 600_000
@@ -84,8 +83,8 @@ async def bash(sandbox: Sandbox, base: Path, args: dict[str, Any]) -> Outcome:
     return Outcome(truncate(text) or "no output")
 
 
-def _read_text(path: Path, offset: int, limit: int) -> str:
-    lines = _lines(path)  # O_NOFOLLOW: not a symlink swapped in since the path was checked
+def _read_text(base: Path, path: Path, offset: int, limit: int) -> str:
+    lines = _lines(base.resolve(), path)
     chosen = lines[offset - 1 : offset - 1 + limit]
     return "\n".join(f"{offset + i:6d}\t{line}" for i, line in enumerate(chosen))
 
@@ -96,7 +95,7 @@ async def read_text(base: Path, args: dict[str, Any]) -> Outcome:
         raise ToolError(f"file not found: {args.get('file_path')}")
     offset = max(1, int(args.get("offset") or 1))
     limit = max(1, int(args.get("limit") or 2000))
-    return Outcome(truncate(await to_thread.run_sync(_read_text, path, offset, limit)))
+    return Outcome(truncate(await to_thread.run_sync(_read_text, base, path, offset, limit)))
 
 
 def _write(path: Path, content: str) -> None:
@@ -152,14 +151,13 @@ async def glob(base: Path, args: dict[str, Any]) -> Outcome:
 
 def _grep(base: Path, root: Path, regex: re.Pattern[str], glob_: str | None, mode: str) -> str:
     real = base.resolve()
-    # never through a symlink: the tenant's code may plant one to another tenant's file
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if regular(p))
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
     lines: list[str] = []
     for path in files:
         rel = str(path.relative_to(real))
         if glob_ and not fnmatch.fnmatch(path.name, glob_) and not fnmatch.fnmatch(rel, glob_):
             continue
-        hits = [(n, line) for n, line in enumerate(_lines(path), 1) if regex.search(line)]
+        hits = [(n, line) for n, line in enumerate(_lines(real, path), 1) if regex.search(line)]
         if not hits:
             continue
         if mode == "content":
@@ -173,20 +171,13 @@ def _grep(base: Path, root: Path, regex: re.Pattern[str], glob_: str | None, mod
     return "\n".join(lines[:MATCH_LIMIT])
 
 
-def regular(path: Path) -> bool:
-    """A regular file itself, not a symlink to one."""
-    return path.is_file() and not path.is_symlink()
-
-
-def _lines(path: Path) -> list[str]:
-    """The file's lines; nothing for a file swapped for a symlink since it was listed."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+def _lines(real_base: Path, path: Path) -> list[str]:
+    """The file's lines, opened as the files API opens one: no symlink at any step (the
+    tenant's code may plant one to another tenant's file); nothing for one that is."""
+    handle = open_beneath(real_base, str(path.relative_to(real_base)))
+    if handle is None:
         return []
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return []
+    with handle:
         return handle.read().decode(errors="replace").splitlines()
 
 
